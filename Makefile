@@ -1,0 +1,72 @@
+# Panorama CDP. `make run` brings the platform up with demo data; `make test` runs the suite.
+# Both start from `make setup`, which is idempotent and installs what is missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_CUSTOMERS ?= 2000
+PYTEST_ARGS ?=
+
+.PHONY: setup python-deps system-deps kafka-jars up down status run demo test test-unit test-integration bench clean-data
+
+setup: system-deps python-deps kafka-jars
+
+# Java 17, Maven and redis-server from the OS packages (installed when missing and root).
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing -- run: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+python-deps: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+kafka-jars: python-deps
+	@$(BIN)/python -m panorama.stack.kafka >/dev/null && echo "kafka jars ready"
+
+up: setup
+	$(BIN)/cdp up
+
+down:
+	@test -x $(BIN)/cdp && $(BIN)/cdp down || true
+
+status:
+	$(BIN)/cdp status
+
+demo:
+	$(BIN)/cdp demo --customers $(DEMO_CUSTOMERS)
+
+run: up demo
+	@echo ""
+	@echo "Panorama is up.  Where to look:"
+	@echo "  $(BIN)/cdp status          parts, ports, pids, logs"
+	@echo "  $(BIN)/cdp tail -n 3       the newest events, decoded (personal fields masked)"
+	@echo "  curl localhost:8080/health  the API; /metrics for Prometheus"
+	@echo "  make down                  stop everything"
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: python-deps
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean-data: down
+	rm -rf .data

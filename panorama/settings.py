@@ -1,0 +1,120 @@
+"""The one settings object, read once at start and passed down.
+
+Values come from ``CDP_*`` environment variables and, optionally, an env-style file
+(``--config FILE`` on the command line or ``CDP_CONFIG``). Nothing below reads the
+environment again: code receives a :class:`Settings` instance.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from panorama.errors import ConfigError
+
+DEV_ROUTING_SECRET = "panorama-dev-routing-secret-change-me"
+
+
+class Topics:
+    """Topic names derived from one prefix, so tests can run in isolation side by side."""
+
+    def __init__(self, prefix: str):
+        self.interactions = f"{prefix}.interactions"
+        self.dlq = f"{prefix}.interactions.dlq"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDP_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="where the local stack keeps its data, logs and pids")
+    cache_dir: Path = Field(Path(".cache"), description="downloaded Kafka jars")
+
+    kafka_bootstrap: str | None = Field(None, description="existing Kafka; unset = start the local broker")
+    redis_url: str | None = Field(None, description="existing Redis; unset = start local redis-server")
+    clickhouse_url: str | None = Field(None, description="ClickHouse server; unset = embedded chDB")
+
+    kafka_version: str = "4.1.1"
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_heap: str = "1g"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+
+    topic_prefix: str = Field("cdp", pattern=r"^[A-Za-z0-9._-]+$")
+    interactions_partitions: int = Field(6, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1)
+    dlq_retention_days: int = Field(30, ge=1)
+
+    producer_queue_max_messages: int = Field(200_000, ge=1000)
+    producer_queue_max_kbytes: int = Field(262_144, ge=1024)
+    producer_linger_ms: int = Field(10, ge=0)
+    producer_compression: str = Field("lz4", pattern=r"^(none|gzip|snappy|lz4|zstd)$")
+    producer_block_timeout_s: float = Field(30.0, gt=0, description="how long a full queue may block a send")
+    producer_delivery_timeout_ms: int = Field(300_000, ge=1000, description="how long librdkafka retries a message")
+
+    routing_key_secret: SecretStr = Field(
+        SecretStr(DEV_ROUTING_SECRET),
+        description="keys the hash that turns identities into Kafka message keys; set it in production",
+    )
+
+    @field_validator("kafka_bootstrap", "redis_url", "clickhouse_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value):
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_scheme(cls, value):
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL of a ClickHouse server")
+        return value
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @property
+    def kafka_address(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis_address(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.data_dir.resolve() / "clickhouse"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir.resolve() / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir.resolve() / "logs"
+
+
+def load_settings(config_file: Path | None = None, **overrides) -> Settings:
+    """Build the settings, turning validation failures into a :class:`ConfigError` that
+    names each bad variable and the problem."""
+    config_file = config_file or (Path(os.environ["CDP_CONFIG"]) if os.environ.get("CDP_CONFIG") else None)
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist (from --config or CDP_CONFIG)")
+    try:
+        return Settings(_env_file=config_file, **overrides)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"CDP_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from e

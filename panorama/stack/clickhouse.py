@@ -1,0 +1,47 @@
+"""ClickHouse for the local stack: chDB, the ClickHouse engine in-process, data on disk.
+
+chDB lets one process at a time open a data directory, so the stack never keeps it open:
+``cdp up`` creates the directory and checks the engine answers, and later the process
+that owns the analytics store opens it. A ClickHouse server named by
+``CDP_CLICKHOUSE_URL`` is used instead when set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from panorama.errors import StackError
+
+
+def chdb_version(path: Path) -> str:
+    """Open the embedded engine at ``path``, return its version, close it again."""
+    try:
+        from chdb import session
+    except ImportError as e:  # pragma: no cover - chdb-core is a core dependency
+        raise StackError("chDB is not installed: pip install 'panorama-cdp' (chdb-core)") from e
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        sess = session.Session(str(path))
+    except RuntimeError as e:
+        raise StackError(
+            f"chDB could not open {path}: another process holds it ({e}). "
+            "Only one process may open an embedded ClickHouse directory; stop it or query through it."
+        ) from e
+    try:
+        return str(sess.query("SELECT version()", "TSVRaw")).strip()
+    finally:
+        sess.close()
+
+
+def server_version(url: str) -> str:
+    try:
+        import clickhouse_connect
+    except ImportError as e:
+        raise StackError(
+            "CDP_CLICKHOUSE_URL is set but clickhouse-connect is missing: pip install 'panorama-cdp[server]'"
+        ) from e
+    try:
+        client = clickhouse_connect.get_client(dsn=url)
+        return str(client.server_version)
+    except Exception as e:  # noqa: BLE001 - the driver raises many types; all mean "unreachable"
+        raise StackError(f"ClickHouse at {url} does not answer: {e}") from e

@@ -1,0 +1,158 @@
+"""`cdp up` / `cdp down` / `cdp status`: the whole local platform in one place.
+
+Parts named by ``CDP_KAFKA_BOOTSTRAP`` / ``CDP_REDIS_URL`` / ``CDP_CLICKHOUSE_URL`` are
+external: checked, never started or stopped. Everything else is started here, in the
+background, and stopped only by ``down`` (which signals nothing it did not start).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from panorama.errors import StackError
+from panorama.settings import Settings
+from panorama.stack.clickhouse import chdb_version, server_version
+from panorama.stack.kafka import LocalKafka, kafka_answers
+from panorama.stack.process import ManagedProcess, port_in_use
+from panorama.stack.redis import LocalRedis, redis_answers
+from panorama.stack.topics import ensure_topics
+
+
+@dataclass
+class PartStatus:
+    name: str
+    state: str  # running | external | stopped | unhealthy
+    address: str
+    pid: int | None = None
+    log: str | None = None
+    detail: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.state in ("running", "external")
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"healthy": self.healthy}
+
+
+def api_process(settings: Settings) -> ManagedProcess:
+    return ManagedProcess("api", settings.run_dir, settings.log_dir, marker=str(settings.data_dir.resolve()))
+
+
+def _api_answers(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{settings.api_host}:{settings.api_port}/health", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _start_api(settings: Settings) -> int:
+    proc = api_process(settings)
+    pid = proc.pid()
+    if pid is not None:
+        return pid
+    if port_in_use(settings.api_port, settings.api_host):
+        raise StackError(
+            f"port {settings.api_port} is in use by another process, so the API cannot start. "
+            "Stop it or choose another port with CDP_API_PORT."
+        )
+    argv = [sys.executable, "-m", "panorama.cli", "--data-dir", str(settings.data_dir.resolve()), "serve"]
+    pid = proc.start(argv, env=settings_env(settings))
+    proc.wait_until(lambda: _api_answers(settings), 30, "ready")
+    return pid
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as ``CDP_*`` variables, so a child process sees exactly what we see."""
+    env = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"CDP_{name.upper()}"] = str(value)
+    return env
+
+
+def up(settings: Settings, with_api: bool = True, progress: Callable[[str], None] = lambda _: None) -> list[PartStatus]:
+    """Start what is missing, wait until each part answers, create the topics. Idempotent."""
+    started = time.monotonic()
+    if settings.kafka_bootstrap is None:
+        _start("Kafka (KRaft, single node)", LocalKafka(settings).process, LocalKafka(settings).start, progress)
+    if settings.redis_url is None:
+        _start("redis-server", LocalRedis(settings).process, LocalRedis(settings).start, progress)
+    progress(f"ClickHouse: {_clickhouse_status(settings, raise_on_error=True).detail}")
+    created = ensure_topics(settings)
+    progress(f"topics: created {', '.join(created)}" if created else "topics: all present")
+    if with_api:
+        _start(f"API on {settings.api_host}:{settings.api_port}", api_process(settings), lambda: _start_api(settings), progress)
+    progress(f"stack up in {time.monotonic() - started:.1f}s")
+    return status(settings)
+
+
+def _start(what: str, proc: ManagedProcess, start: Callable[[], int], progress: Callable[[str], None]) -> None:
+    pid = proc.pid()
+    if pid is not None:
+        progress(f"{what}: already running (pid {pid})")
+        return
+    progress(f"{what}: starting")
+    progress(f"{what}: ready (pid {start()})")
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop what ``up`` started (API first, broker last); return the names stopped."""
+    stopped = []
+    for proc in (api_process(settings), LocalRedis(settings).process, LocalKafka(settings).process):
+        if proc.stop():
+            stopped.append(proc.name)
+    return stopped
+
+
+def status(settings: Settings) -> list[PartStatus]:
+    return [_kafka_status(settings), _redis_status(settings), _clickhouse_status(settings), _api_status(settings)]
+
+
+def _managed_status(name: str, proc: ManagedProcess, address: str, answers: bool) -> PartStatus:
+    pid = proc.pid()
+    if pid is None:
+        return PartStatus(name, "stopped", address, detail="run `cdp up`")
+    state = "running" if answers else "unhealthy"
+    return PartStatus(name, state, address, pid, str(proc.log_file), "" if answers else f"not answering; see {proc.log_file}")
+
+
+def _kafka_status(settings: Settings) -> PartStatus:
+    if settings.kafka_bootstrap:
+        ok = kafka_answers(settings.kafka_bootstrap)
+        return PartStatus("kafka", "external" if ok else "unhealthy", settings.kafka_bootstrap)
+    kafka = LocalKafka(settings)
+    return _managed_status("kafka", kafka.process, settings.kafka_address, kafka.ready())
+
+
+def _redis_status(settings: Settings) -> PartStatus:
+    if settings.redis_url:
+        ok = redis_answers(settings.redis_url)
+        return PartStatus("redis", "external" if ok else "unhealthy", settings.redis_url)
+    redis = LocalRedis(settings)
+    return _managed_status("redis", redis.process, settings.redis_address, redis.ready())
+
+
+def _clickhouse_status(settings: Settings, raise_on_error: bool = False) -> PartStatus:
+    try:
+        if settings.clickhouse_url:
+            return PartStatus("clickhouse", "external", settings.clickhouse_url, detail=server_version(settings.clickhouse_url))
+        version = chdb_version(settings.chdb_path)
+        return PartStatus("clickhouse", "running", f"chdb:{settings.chdb_path}", detail=f"chDB {version} (embedded)")
+    except StackError as e:
+        if raise_on_error:
+            raise
+        return PartStatus("clickhouse", "unhealthy", settings.clickhouse_url or f"chdb:{settings.chdb_path}", detail=str(e))
+
+
+def _api_status(settings: Settings) -> PartStatus:
+    return _managed_status("api", api_process(settings), f"http://{settings.api_host}:{settings.api_port}", _api_answers(settings))
