@@ -1,0 +1,149 @@
+"""The `cdp` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from panorama.errors import PanoramaError
+from panorama.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Panorama customer data platform.")
+console = Console(stderr=True)
+
+
+class State:
+    config: Path | None = None
+    data_dir: Path | None = None
+
+    def settings(self) -> Settings:
+        overrides = {"data_dir": self.data_dir} if self.data_dir else {}
+        return load_settings(self.config, **overrides)
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[Path | None, typer.Option("--config", help="env-style settings file (or CDP_CONFIG)")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="overrides CDP_DATA_DIR")] = None,
+) -> None:
+    state.config = config
+    state.data_dir = data_dir
+
+
+@app.command()
+def up(no_api: Annotated[bool, typer.Option("--no-api", help="only the services, not the API")] = False) -> None:
+    """Start the local stack (Kafka, Redis, chDB) and the platform; idempotent."""
+    from panorama.stack.local import up as stack_up
+
+    settings = state.settings()
+    parts = stack_up(settings, with_api=not no_api, progress=lambda msg: console.print(f"[dim]•[/dim] {msg}"))
+    _print_status(parts)
+    if not all(p.healthy for p in parts if not (no_api and p.name == "api")):
+        raise typer.Exit(1)
+
+
+@app.command()
+def down() -> None:
+    """Stop what `cdp up` started (and nothing else)."""
+    from panorama.stack.local import down as stack_down
+
+    stopped = stack_down(state.settings())
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Show each part of the stack: state, address, pid, log. Exit 1 if any is unhealthy."""
+    from panorama.stack.local import status as stack_status
+
+    parts = stack_status(state.settings())
+    if as_json:
+        print(json.dumps([p.as_dict() for p in parts], indent=2))
+    else:
+        _print_status(parts)
+    if not all(p.healthy for p in parts):
+        raise typer.Exit(1)
+
+
+def _print_status(parts) -> None:
+    table = Table("part", "state", "address", "pid", "log / detail")
+    colours = {"running": "green", "external": "cyan", "stopped": "yellow", "unhealthy": "red"}
+    for p in parts:
+        table.add_row(p.name, f"[{colours[p.state]}]{p.state}[/]", p.address, str(p.pid or ""), p.detail or p.log or "")
+    Console().print(table)
+
+
+@app.command()
+def serve() -> None:
+    """Run the HTTP API in the foreground (port 8080 by default)."""
+    from panorama.api import serve as run_api
+
+    run_api(state.settings())
+
+
+@app.command()
+def topics() -> None:
+    """Create any missing topics and list them with their settings."""
+    from panorama.stack.topics import ensure_topics, topic_specs
+
+    settings = state.settings()
+    created = ensure_topics(settings)
+    table = Table("topic", "partitions", "replication", "config", "")
+    for spec in topic_specs(settings):
+        config = ", ".join(f"{k}={v}" for k, v in spec.config.items())
+        table.add_row(spec.name, str(spec.partitions), str(spec.replication), config, "created" if spec.name in created else "")
+    Console().print(table)
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="how many customers to simulate")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same events")] = 7,
+) -> None:
+    """Produce a multi-channel demo population into the interaction log."""
+    from connectors.demo import generate_population
+    from producers import InteractionProducer
+
+    settings = state.settings()
+    with InteractionProducer(settings) as producer, console.status("producing demo events") as spinner:
+        for n, record in enumerate(generate_population(customers, seed), 1):
+            producer.send(record, source="demo")
+            if n % 5000 == 0:
+                spinner.update(f"producing demo events: {n:,} sent")
+    console.print(
+        f"demo: {producer.stats.acked:,} events acknowledged by Kafka on {settings.topics.interactions}, "
+        f"{producer.stats.dead_lettered:,} dead-lettered"
+    )
+
+
+@app.command()
+def tail(
+    n: Annotated[int, typer.Option("-n", help="how many events per partition, from the end")] = 5,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="print personal fields unmasked")] = False,
+) -> None:
+    """Print the latest events of the interaction log, decoded, personal fields masked."""
+    from panorama.log_reader import latest_events
+
+    for record in latest_events(state.settings(), n, mask_pii_fields=not show_pii):
+        print(json.dumps(record, default=str, ensure_ascii=False))
+
+
+def main() -> None:
+    try:
+        app()
+    except PanoramaError as e:
+        console.print(f"[red]error:[/red] {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
