@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Iterator
 
 from confluent_kafka import Consumer, TopicPartition
@@ -41,9 +42,26 @@ def latest_events(settings: Settings, per_partition: int, mask_pii_fields: bool 
             if msg.offset() + 1 >= ends.get(msg.partition(), 0):
                 ends.pop(msg.partition(), None)
             record = codec.decode(msg.value())
-            yield mask_pii(record) if mask_pii_fields else record
+            yield readable(mask_pii(record) if mask_pii_fields else record)
     finally:
         consumer.close()
+
+
+def readable(record: dict) -> dict:
+    """For people: empty fields dropped, timestamps as ISO-8601 UTC."""
+    out = _drop_empty(record)
+    for field in ("occurred_at", "received_at"):
+        out[field] = datetime.fromtimestamp(record[field] / 1e6, UTC).isoformat()
+    return out
+
+
+def _drop_empty(value):
+    if isinstance(value, dict):
+        kept = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, {}, [], "{}")}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
 
 
 def mask_pii(record: dict) -> dict:
