@@ -32,7 +32,7 @@ def ephemeral_stack(data_dir: Path, **overrides) -> Iterator[Settings]:
     """Start the services (not the API) under ``data_dir``; stop them on exit. Services
     named by CDP_* variables are used as they are, as `cdp up` would."""
     settings = private_settings(data_dir, **overrides)
-    up(settings, with_api=False)
+    up(settings, with_platform=False)
     try:
         yield settings
     finally:

@@ -22,6 +22,9 @@ from panorama.stack.redis import LocalRedis, redis_answers
 from panorama.stack.topics import ensure_topics
 
 
+SERVICES = ("kafka", "redis", "clickhouse")
+
+
 @dataclass
 class PartStatus:
     name: str
@@ -39,8 +42,16 @@ class PartStatus:
         return asdict(self) | {"healthy": self.healthy}
 
 
-def api_process(settings: Settings) -> ManagedProcess:
-    return ManagedProcess("api", settings.run_dir, settings.log_dir, marker=str(settings.data_dir.resolve()))
+@dataclass(frozen=True)
+class PlatformProcess:
+    """One of the platform's own processes that `cdp up` runs in the background: the
+    foreground command ``cdp <command>`` (the way production runs it), and how to tell it
+    is ready (None: alive after start-up counts as ready)."""
+
+    name: str
+    command: tuple[str, ...]
+    ready: Callable[[Settings], bool] | None = None
+    port: Callable[[Settings], int] | None = None
 
 
 def _api_answers(settings: Settings) -> bool:
@@ -51,19 +62,32 @@ def _api_answers(settings: Settings) -> bool:
         return False
 
 
-def _start_api(settings: Settings) -> int:
-    proc = api_process(settings)
+PLATFORM = (
+    PlatformProcess("api", ("serve",), _api_answers, port=lambda s: s.api_port),
+)
+
+
+def platform_process(settings: Settings, name: str) -> ManagedProcess:
+    return ManagedProcess(name, settings.run_dir, settings.log_dir, marker=str(settings.data_dir.resolve()))
+
+
+def _start_platform(settings: Settings, spec: PlatformProcess) -> int:
+    proc = platform_process(settings, spec.name)
     pid = proc.pid()
     if pid is not None:
         return pid
-    if port_in_use(settings.api_port, settings.api_host):
+    if spec.port and port_in_use(spec.port(settings)):
         raise StackError(
-            f"port {settings.api_port} is in use by another process, so the API cannot start. "
-            "Stop it or choose another port with CDP_API_PORT."
+            f"port {spec.port(settings)} is in use by another process, so the {spec.name} cannot start. "
+            f"Stop it or choose another port with CDP_{spec.name.upper()}_PORT."
         )
-    argv = [sys.executable, "-m", "panorama.cli", "--data-dir", str(settings.data_dir.resolve()), "serve"]
+    argv = [sys.executable, "-m", "panorama.cli", "--data-dir", str(settings.data_dir.resolve()), *spec.command]
     pid = proc.start(argv, env=settings_env(settings))
-    proc.wait_until(lambda: _api_answers(settings), 30, "ready")
+    if spec.ready is None:
+        time.sleep(1.0)
+        proc.wait_until(lambda: True, 5, "ready")
+    else:
+        proc.wait_until(lambda: spec.ready(settings), 30, "ready")
     return pid
 
 
@@ -80,7 +104,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def up(settings: Settings, with_api: bool = True, progress: Callable[[str], None] = lambda _: None) -> list[PartStatus]:
+def up(settings: Settings, with_platform: bool = True, progress: Callable[[str], None] = lambda _: None) -> list[PartStatus]:
     """Start what is missing, wait until each part answers, create the topics. Idempotent."""
     started = time.monotonic()
     if settings.kafka_bootstrap is None:
@@ -90,8 +114,9 @@ def up(settings: Settings, with_api: bool = True, progress: Callable[[str], None
     progress(f"ClickHouse: {_clickhouse_status(settings, raise_on_error=True).detail}")
     created = ensure_topics(settings)
     progress(f"topics: created {', '.join(created)}" if created else "topics: all present")
-    if with_api:
-        _start(f"API on {settings.api_host}:{settings.api_port}", api_process(settings), lambda: _start_api(settings), progress)
+    if with_platform:
+        for spec in PLATFORM:
+            _start(spec.name, platform_process(settings, spec.name), lambda: _start_platform(settings, spec), progress)
     progress(f"stack up in {time.monotonic() - started:.1f}s")
     return status(settings)
 
@@ -106,16 +131,18 @@ def _start(what: str, proc: ManagedProcess, start: Callable[[], int], progress: 
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop what ``up`` started (API first, broker last); return the names stopped."""
+    """Stop what ``up`` started (the platform first, the broker last); return the names stopped."""
     stopped = []
-    for proc in (api_process(settings), LocalRedis(settings).process, LocalKafka(settings).process):
+    platform = [platform_process(settings, spec.name) for spec in reversed(PLATFORM)]
+    for proc in (*platform, LocalRedis(settings).process, LocalKafka(settings).process):
         if proc.stop():
             stopped.append(proc.name)
     return stopped
 
 
 def status(settings: Settings) -> list[PartStatus]:
-    return [_kafka_status(settings), _redis_status(settings), _clickhouse_status(settings), _api_status(settings)]
+    services = [_kafka_status(settings), _redis_status(settings), _clickhouse_status(settings)]
+    return services + [_platform_status(settings, spec) for spec in PLATFORM]
 
 
 def _managed_status(name: str, proc: ManagedProcess, address: str, answers: bool) -> PartStatus:
@@ -154,5 +181,8 @@ def _clickhouse_status(settings: Settings, raise_on_error: bool = False) -> Part
         return PartStatus("clickhouse", "unhealthy", settings.clickhouse_url or f"chdb:{settings.chdb_path}", detail=str(e))
 
 
-def _api_status(settings: Settings) -> PartStatus:
-    return _managed_status("api", api_process(settings), f"http://{settings.api_host}:{settings.api_port}", _api_answers(settings))
+def _platform_status(settings: Settings, spec: PlatformProcess) -> PartStatus:
+    proc = platform_process(settings, spec.name)
+    address = f"http://{settings.api_host}:{spec.port(settings)}" if spec.port else f"cdp {' '.join(spec.command)}"
+    answers = spec.ready(settings) if spec.ready else proc.pid() is not None
+    return _managed_status(spec.name, proc, address, answers)

@@ -69,12 +69,12 @@ def test_kafka_restart_keeps_data_on_disk(own_settings):
     from schemas.examples import example_records
     from tests.integration.kafka_reader import read_topic
 
-    assert cdp(own_settings, "up", "--no-api").returncode == 0
+    assert cdp(own_settings, "up", "--services-only").returncode == 0
     with InteractionProducer(own_settings) as producer:
         result = producer.send_and_wait(list(example_records().values()))
     assert result.ok and len(result.accepted) == len(example_records())
     assert cdp(own_settings, "down").returncode == 0
-    assert cdp(own_settings, "up", "--no-api").returncode == 0
+    assert cdp(own_settings, "up", "--services-only").returncode == 0
     assert len(read_topic(own_settings, own_settings.topics.interactions)) == len(example_records())
 
 
@@ -82,20 +82,20 @@ def test_port_in_use_is_a_clear_error(own_settings):
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", own_settings.redis_port))
         blocker.listen()
-        done = cdp(own_settings, "up", "--no-api")
+        done = cdp(own_settings, "up", "--services-only")
     assert done.returncode == 2
     assert f"port {own_settings.redis_port} is in use" in done.stderr
     assert "CDP_REDIS_PORT" in done.stderr
 
 
 def test_crashed_broker_is_reported_with_its_log(own_settings):
-    assert cdp(own_settings, "up", "--no-api").returncode == 0
+    assert cdp(own_settings, "up", "--services-only").returncode == 0
     kafka = parts(own_settings)["kafka"]
     os.kill(kafka["pid"], signal.SIGKILL)
     status = parts(own_settings)
     assert status["kafka"]["state"] == "stopped"
     # a broken config makes the broker exit during start-up: the error carries the log's tail
     (own_settings.data_dir / "kafka" / "logs" / "meta.properties").write_text("garbage=1\n")
-    done = cdp(own_settings, "up", "--no-api")
+    done = cdp(own_settings, "up", "--services-only")
     assert done.returncode == 2
     assert "kafka exited during start-up" in done.stderr and "kafka.log" in done.stderr
