@@ -1,7 +1,9 @@
-"""A demo population: customers who browse anonymously, sign up, buy with seasonality,
-receive email campaigns, call support, answer surveys, collect loyalty points — and some
-who churn. Deterministic for a seed (event ids included) within one UTC day, so a second
-run of `cdp demo` produces the same events again rather than new customers.
+"""A demo population: customers who browse anonymously, sign up, use the mobile app (a
+device id linked at login), buy with seasonality, earn and redeem loyalty points,
+receive email campaigns (opens, clicks that land on the site with UTM context,
+unsubscribes that withdraw consent), call support, answer surveys — and some who churn.
+Deterministic for a seed (event ids included) within one UTC day, so a second run of
+`cdp demo` produces the same events again rather than new customers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ CATALOGUE = [
     ("BOT-04", "Water bottle", "outdoor", 1900), ("TNT-05", "Two-person tent", "outdoor", 18900),
 ]
 CAMPAIGNS = [f"cmp-{m:02d}" for m in range(1, 13)]
+_CONTEXT = {"ip": None, "user_agent": None, "locale": None, "timezone": None, "page_url": None, "referrer": None, "campaign": None}
 
 
 def _blank(type_: str, occurred_at: int, channel: str, identities: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -34,8 +37,7 @@ def _blank(type_: str, occurred_at: int, channel: str, identities: dict[str, Any
         "source": {"channel": channel, "connector": "demo"},
         "identities": {"user_id": None, "anonymous_id": None, "email": None, "phone": None, "device_id": None,
                        "external_ids": {}} | identities,
-        "context": {"ip": None, "user_agent": None, "locale": None, "timezone": None, "page_url": None,
-                    "referrer": None, "campaign": None},
+        "context": dict(_CONTEXT),
         "consent": {}, "properties": "{}",
     }
     record.update(dict.fromkeys(PAYLOAD_FIELDS))
@@ -93,10 +95,25 @@ def customer_events(n: int, start_us: int, rng: random.Random) -> Iterator[dict]
     yield _event("identify", at(signup_day), "web", user | anon | {"email": email, "phone": phone}, rng,
                  {"first_name": first, "last_name": last, "email": email, "phone": phone, "birthday": None,
                   "gender": None, "address": None, "company": None}, consent={"marketing": rng.random() < 0.7, "analytics": True})
+    if rng.random() < 0.4:  # a mobile app user: the device is linked to the account at login
+        device = {"device_id": f"dev-{n:06d}"}
+        yield _event("identify", at(signup_day + 1), "mobile", user | device, rng, None)
+        for _ in range(rng.randint(1, 6)):
+            yield _event("screen", at(rng.randint(signup_day + 1, active_until)), "mobile", user | device, rng,
+                         {"name": "Product"}, name="Product")
+    points = 0
     for k in range(rng.choice([0, 1, 1, 2, 3, 5, 8])):
         day = _seasonal_day(rng, signup_day)
         if day <= active_until:
-            yield _event("order_placed", at(day), "web", user, rng, _order(f"ord-{n}-{k}", rng))
+            order = _order(f"ord-{n}-{k}", rng)
+            yield _event("order_placed", at(day), "web", user, rng, order)
+            earned = order["total"]["amount_minor"] // 100
+            points += earned
+            yield _event("loyalty_points_earned", at(day), "loyalty", user, rng,
+                         {"program_id": "stars", "points": earned, "balance_after": points, "reason": "purchase", "order_id": order["order_id"]})
+    if points > 100 and rng.random() < 0.3:
+        yield _event("loyalty_points_redeemed", at(active_until), "loyalty", user, rng,
+                     {"program_id": "stars", "points": 100, "balance_after": points - 100, "reason": "voucher", "order_id": None})
     for campaign in rng.sample(CAMPAIGNS, 4):
         day = rng.randint(signup_day, HISTORY_DAYS - 1)
         mail = {"campaign_id": campaign, "message_id": f"m-{n}-{campaign}", "list_id": "newsletter",
@@ -105,7 +122,18 @@ def customer_events(n: int, start_us: int, rng: random.Random) -> Iterator[dict]
         if day <= active_until and rng.random() < 0.4:
             yield _event("email_opened", at(day), "email", {"email": email}, rng, mail)
             if rng.random() < 0.3:
-                yield _event("email_clicked", at(day), "email", {"email": email}, rng, mail | {"link_url": "https://shop.example.com/new"})
+                clicked = at(day)
+                yield _event("email_clicked", clicked, "email", {"email": email}, rng, mail | {"link_url": "https://shop.example.com/new"})
+                yield _event("page", clicked + 2_000_000, "web", user, rng,
+                             {"url": f"https://shop.example.com/new?utm_campaign={campaign}", "path": "/new", "title": "New in",
+                              "referrer": None, "search": f"?utm_campaign={campaign}"}, name="New in",
+                             context=_CONTEXT | {"campaign": {"source": "newsletter", "medium": "email", "name": campaign,
+                                                              "term": None, "content": None}})
+            elif rng.random() < 0.05:
+                yield _event("email_unsubscribed", at(day), "email", {"email": email}, rng, mail)
+                yield _event("consent_changed", at(day), "email", {"email": email}, rng,
+                             {"purpose": "marketing", "channel": "email", "granted": False, "method": "unsubscribe_link",
+                              "policy_version": None}, consent={"marketing:email": False})
     if rng.random() < 0.25:
         day = rng.randint(signup_day, active_until)
         ticket = {"ticket_id": f"T-{n}", "status": "open", "priority": "normal", "category": "delivery",

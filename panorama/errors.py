@@ -45,3 +45,54 @@ class ProducerError(PanoramaError):
 
 class BackpressureTimeout(ProducerError):
     """The producer's bounded queue stayed full past the block timeout (broker slow or down)."""
+
+
+class ConnectorError(PanoramaError):
+    """A connector cannot be found, configured or run."""
+
+
+class UnknownConnectorError(ConnectorError):
+    """No connector of that name is built in or registered under the entry-point group."""
+
+
+class ConnectorConfigError(ConnectorError):
+    """A connector's configuration breaks its declared spec; ``field`` names the setting."""
+
+    def __init__(self, connector: str, field: str, problem: str):
+        self.connector = connector
+        self.field = field
+        self.problem = problem
+        super().__init__(f"connector {connector!r}, setting {field!r}: {problem}")
+
+
+class ProjectionError(PanoramaError):
+    """The analytics store (ClickHouse / chDB) could not be opened, migrated, written or queried."""
+
+
+class StoreUnavailable(ProjectionError):
+    """ClickHouse did not answer or refused a write; the caller may retry the same batch."""
+
+
+class QueryError(ProjectionError):
+    """ClickHouse refused a statement (syntax, unknown table, types); the message is the engine's."""
+
+
+class ReadOnlyQueryError(QueryError):
+    """`cdp sql` was given a statement that is not a read (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)."""
+
+
+class StreamError(PanoramaError):
+    """The stream workers (identity resolution, profile building) could not go on."""
+
+
+class FencedError(StreamError):
+    """Another worker moved a partition's stored position: this one no longer owns it (or
+    never had the position it assumed) and must reload before writing again."""
+
+    def __init__(self, topic: str, partition: int, expected: int, stored: int):
+        self.topic, self.partition, self.expected, self.stored = topic, partition, expected, stored
+        super().__init__(f"{topic}[{partition}]: expected stored offset {expected}, found {stored}; another worker wrote it")
+
+
+class ProfileNotFound(StreamError):
+    """No customer has the identity asked for."""
