@@ -1,0 +1,170 @@
+"""Analytics store benchmarks: the events sink into chDB beside a plain columnar INSERT
+of the same rows, query latencies over a generated data set, replay.
+
+``run(settings, sink_events=..., query_events=...)`` — ``query_events`` is 10 million
+for the issue's target; pass less for a quick run. The query data set is generated inside
+ClickHouse (INSERT ... SELECT FROM numbers()), not through Kafka.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+from bench.report import Figure, rate
+from connectors.demo import generate_population
+from panorama.settings import Settings
+from panorama.stack.topics import ensure_topics
+from producers import InteractionProducer
+from projections.backend import Backend
+from projections.event_columns import event_row, rows_to_table
+from projections.migrations import apply_migrations, drop_everything
+from projections.replay import replay
+from projections.sink import INSERT_SETTINGS, EventsSink
+from projections.store import analytics_store
+from schemas.codec import InteractionCodec
+
+SEGMENT_QUERY = """SELECT count() FROM (
+    SELECT customer_key FROM events
+    WHERE type = 'order_placed' AND occurred_at >= now64(6) - INTERVAL 180 DAY
+    GROUP BY customer_key HAVING count() >= 2 AND sum(order_total_minor) > 20000)"""
+RFM_QUERY = "SELECT value_tier, count(), avg(monetary_minor) FROM rfm GROUP BY value_tier"
+COUNT_DISTINCT_QUERY = "SELECT uniqExact(customer_key) FROM events"
+
+
+def run(settings: Settings, sink_events: int = 200_000, query_events: int = 10_000_000,
+        customers: int | None = None) -> list[Figure]:
+    """Every figure; topics of its own so other benchmarks' events do not count."""
+    settings = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}-projections-bench"})
+    ensure_topics(settings)
+    with analytics_store(settings) as store:
+        figures = _sink_figures(settings, store, sink_events)
+        figures += [_replay_figure(settings, store, sink_events), _freshness_figure(settings, store)]
+        figures += _query_figures(store, query_events, customers or max(1, query_events // 10))
+    return figures
+
+
+def _produce_population(settings: Settings, events: int) -> list:
+    """Produce about ``events`` demo events (whole customers); return the Kafka messages' records."""
+    produced = []
+    with InteractionProducer(settings) as producer:
+        for record in generate_population(events // 13 + 1, seed=1):
+            producer.send(record)
+            produced.append(record)
+            if len(produced) >= events:
+                break
+    return produced
+
+
+def _sink_figures(settings: Settings, store: Backend, events: int) -> list[Figure]:
+    records = _produce_population(settings, events)
+    n = len(records)
+    started = time.perf_counter()
+    EventsSink(settings, store, batch_size=50_000).run(until_caught_up=True)
+    end_to_end = n / (time.perf_counter() - started)
+
+    codec = InteractionCodec()
+    encoded = [codec.encode(r) for r in records]
+    rows: list[tuple] = []
+    decode = rate(n, lambda: rows.extend(event_row(codec.decode(b), "0" * 32, 0, i) for i, b in enumerate(encoded)))
+    store.command("CREATE TABLE bench_plain AS event_log ENGINE = ReplacingMergeTree "
+                  "PARTITION BY toYYYYMM(occurred_at) ORDER BY (type, customer_key, occurred_at, event_id)")
+    try:
+        prebuilt = rows_to_table(rows)
+        plain = rate(n, lambda: store.insert("bench_plain", prebuilt, INSERT_SETTINGS))
+        sink_insert = rate(n, lambda: store.insert("event_log", rows_to_table(rows), INSERT_SETTINGS))
+    finally:
+        store.command("DROP TABLE IF EXISTS bench_plain")
+    return [
+        Figure("sink insert: rows -> Arrow columns -> event_log (+ its MV)", sink_insert, "rows/s",
+               "plain INSERT of prebuilt Arrow, no MV", plain, f"{n:,} demo events"),
+        Figure("sink decode: Avro bytes -> row values", decode, "events/s", note="one core, fastavro"),
+        Figure("sink end to end: Kafka -> chDB, committed", end_to_end, "events/s",
+               "plain INSERT of prebuilt Arrow, no MV", plain, "includes ~3 s consumer-group join"),
+    ]
+
+
+def _replay_figure(settings: Settings, store: Backend, events: int) -> Figure:
+    stats = {}
+    value = rate(events, lambda: stats.update(s=replay(settings, store)))
+    return Figure("replay (drop + rebuild from Kafka)", value * stats["s"].events / events, "events/s",
+                  note=f"{stats['s'].events:,} events")
+
+
+def _freshness_figure(settings: Settings, store: Backend, samples: int = 10) -> Figure:
+    """Produce one event at a time with the sink running; time until `events` shows it."""
+    stop = threading.Event()
+    sink = EventsSink(settings, store, batch_seconds=0.2)
+    worker = threading.Thread(target=sink.run, kwargs={"should_stop": stop.is_set})
+    worker.start()
+    delays = []
+    try:
+        with InteractionProducer(settings) as producer:
+            for record in list(generate_population(samples, seed=99))[:samples]:
+                started = time.perf_counter()
+                producer.send_and_wait([record])
+                while not store.query(f"SELECT count() FROM event_log WHERE event_id = '{record['event_id']}'").scalar():
+                    time.sleep(0.01)
+                delays.append(time.perf_counter() - started)
+    finally:
+        stop.set()
+        worker.join()
+    return Figure("produced -> queryable, p95", _p(delays, 95) * 1000, "ms", note=f"{samples} events, sink batches 0.2 s")
+
+
+def _query_figures(store: Backend, events: int, customers: int) -> list[Figure]:
+    drop_everything(store)
+    apply_migrations(store)
+    started = time.perf_counter()
+    store.command(_generate_sql(events, customers))
+    load = events / (time.perf_counter() - started)
+    figures = [Figure("load via INSERT ... SELECT numbers()", load, "rows/s", note=f"{events:,} events, {customers:,} customers")]
+    figures += _latency_figures(store, "unmerged parts")
+    store.command("OPTIMIZE TABLE event_log FINAL")
+    return figures + _latency_figures(store, "merged")
+
+
+def _latency_figures(store: Backend, state: str) -> list[Figure]:
+    figures = []
+    for name, sql, runs in (("segment query", SEGMENT_QUERY, 20), ("RFM over all customers", RFM_QUERY, 3),
+                            ("exact count-distinct customers", COUNT_DISTINCT_QUERY, 5)):
+        timings = _latencies(store, sql, runs)
+        figures.append(Figure(f"{name}, p50 ({state})", _p(timings, 50) * 1000, "ms"))
+        figures.append(Figure(f"{name}, p95 ({state})", _p(timings, 95) * 1000, "ms", note=f"{runs} runs after one warm-up"))
+    return figures
+
+
+def _generate_sql(events: int, customers: int) -> str:
+    return f"""INSERT INTO event_log (event_id, type, channel, connector, occurred_at, received_at, order_id,
+    order_total_minor, currency, campaign_id, customer_key, kafka_partition, kafka_offset)
+SELECT
+    generateUUIDv4(number) AS event_id,
+    multiIf(h % 100 < 45, 'page', h % 100 < 65, 'email_sent', h % 100 < 73, 'email_opened',
+            h % 100 < 76, 'email_clicked', h % 100 < 88, 'order_placed', h % 100 < 93, 'identify', 'ticket_opened') AS type,
+    multiIf(type LIKE 'email%', 'email', type LIKE 'ticket%', 'support', 'web') AS channel,
+    'bench' AS connector,
+    now64(6) - toIntervalSecond(cityHash64(number, 2) % (365 * 86400)) AS occurred_at,
+    occurred_at AS received_at,
+    if(type = 'order_placed', concat('o-', toString(number)), '') AS order_id,
+    if(type = 'order_placed', toInt64(1000 + h % 20000), 0) AS order_total_minor,
+    if(type = 'order_placed', 'EUR', '') AS currency,
+    if(type LIKE 'email%', concat('cmp-', toString(h % 12)), '') AS campaign_id,
+    lower(hex(MD5(toString(cityHash64(number, 1) % {customers})))) AS customer_key,
+    toUInt32(number % 6) AS kafka_partition,
+    number AS kafka_offset
+FROM (SELECT number, cityHash64(number) AS h FROM numbers({events}))"""
+
+
+def _latencies(store: Backend, sql: str, runs: int) -> list[float]:
+    store.query(sql)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        store.query(sql)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def _p(values: list[float], percentile: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1] if len(values) > 1 else values[0]

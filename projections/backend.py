@@ -1,0 +1,65 @@
+"""The analytics store interface: one SQL dialect, two engines.
+
+Callers hold a :class:`Backend` and never know whether chDB (the ClickHouse engine
+in-process, the local default) or a ClickHouse server (``CDP_CLICKHOUSE_URL``, through
+clickhouse-connect) answers. Every statement in ``projections/`` runs unchanged on both.
+
+Inserts take a ``pyarrow.Table`` (columns, never per-row JSON): it is what both engines
+ingest fastest, and building it costs tens of nanoseconds per value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from panorama.settings import Settings
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a query, with the names of its columns."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+class Backend(Protocol):
+    """A connection to the analytics store.
+
+    ``command`` runs DDL or a mutation; ``query`` returns rows; ``insert`` writes a
+    table of columns and returns only once the rows are durable (a written part on
+    disk) — callers commit Kafka offsets after it returns, never before. Methods raise
+    :class:`panorama.errors.StoreUnavailable` when the engine cannot be reached and
+    :class:`panorama.errors.QueryError` when it refused the statement (for chDB, which
+    runs in-process, every failure is the latter: a full disk shows up there too).
+    """
+
+    name: str
+
+    def command(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> QueryResult: ...
+
+    def insert(self, table: str, data: pa.Table, settings: dict[str, Any] | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The server named by ``CDP_CLICKHOUSE_URL`` if set, otherwise chDB at ``settings.chdb_path``."""
+    if settings.clickhouse_url:
+        from projections.server_backend import ServerBackend
+
+        return ServerBackend(settings.clickhouse_url)
+    from projections.chdb_backend import ChdbBackend
+
+    return ChdbBackend(settings.chdb_path)

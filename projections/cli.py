@@ -1,0 +1,117 @@
+"""`cdp sink`, `cdp sql`, `cdp replay`, `cdp migrate`: the analytics store from the shell.
+
+Registered on the main app by :func:`register`.
+
+Who answers a query in local mode: chDB lets one process open the data directory, so
+`cdp sql` opens it itself when nothing else holds it; while `cdp sink` runs, the sink
+process owns it and `cdp sql` fails with a message saying so (stop the sink, or query
+through the API process once it hosts the sink). With ``CDP_CLICKHOUSE_URL`` any number
+of processes query the server.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+import signal
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from panorama.settings import Settings
+
+console = Console(stderr=True)
+
+
+def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    """Add the analytics commands to ``app``; ``settings()`` gives the settings the main
+    command parsed (``--config``, ``--data-dir``)."""
+    for command in (migrate, sink, sql, replay):
+        app.command()(_with_settings(command, settings))
+
+
+def _with_settings(command, settings: Callable[[], Settings]):
+    """``command`` with its leading ``settings`` parameter filled from the CLI state."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        return command(settings(), *args, **kwargs)
+    run.__signature__ = inspect.signature(command).replace(
+        parameters=list(inspect.signature(command).parameters.values())[1:])
+    return run
+
+
+def migrate(settings: Settings) -> None:
+    """Create or upgrade the analytics tables and views (idempotent)."""
+    from projections.store import migrate as apply
+
+    applied = apply(settings)
+    console.print(f"applied migrations: {applied}" if applied else "analytics schema is up to date")
+
+
+def sink(
+    settings: Settings,
+    batch_size: Annotated[int, typer.Option(help="most events per insert")] = 20_000,
+    batch_seconds: Annotated[float, typer.Option(help="longest wait to fill a batch")] = 0.5,
+    until_caught_up: Annotated[bool, typer.Option("--until-caught-up", help="exit once the log is fully sunk")] = False,
+) -> None:
+    """Run the events sink in the foreground: interaction log -> ClickHouse `event_log`."""
+    from projections.sink import EventsSink
+    from projections.store import analytics_store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    with analytics_store(settings) as backend:
+        events_sink = EventsSink(
+            settings, backend, batch_size=batch_size, batch_seconds=batch_seconds,
+            on_batch=lambda stats, n: logging.getLogger("projections.sink").info(
+                "committed %d events (total %d, positions %s)", n, stats.events, stats.positions),
+        )
+        try:
+            stats = events_sink.run(lambda: bool(stopping), until_caught_up=until_caught_up)
+        except KeyboardInterrupt:
+            stats = events_sink.stats
+    console.print(f"sink stopped: {stats.events:,} events in {stats.batches:,} batches, {stats.retries} insert retries")
+
+
+def sql(
+    settings: Settings,
+    query: Annotated[str, typer.Argument(help="one read-only statement: SELECT, WITH, SHOW, DESCRIBE, EXPLAIN")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per row")] = False,
+) -> None:
+    """Run a read-only SQL query against the analytics store and print the rows."""
+    from rich.table import Table
+
+    from projections.readonly import read_only_sql
+    from projections.store import analytics_store
+
+    statement = read_only_sql(query)
+    with analytics_store(settings) as backend:
+        result = backend.query(statement)
+    if as_json:
+        for row in result.as_dicts():
+            print(json.dumps(row, default=str, ensure_ascii=False))
+        return
+    table = Table(*result.columns)
+    for row in result.rows:
+        table.add_row(*(str(v) for v in row))
+    Console().print(table)
+
+
+def replay(settings: Settings, yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False) -> None:
+    """Drop the ClickHouse projections and rebuild them from the Kafka log."""
+    from projections.replay import log_size, replay as rebuild
+    from projections.store import analytics_store
+
+    if not yes:
+        typer.confirm("drop every analytics table and rebuild it from the interaction log?", abort=True)
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with analytics_store(settings) as backend, Progress(*columns, console=console) as progress:
+        task = progress.add_task("replay", total=log_size(settings))
+        stats = rebuild(settings, backend, on_progress=lambda n: progress.advance(task, n))
+    console.print(f"replayed {stats.events:,} events into ClickHouse")

@@ -1,0 +1,174 @@
+"""DDL of every analytics table, one function per entity.
+
+Naming: a table keeps what the sinks write (``event_log``, ``profile_versions``,
+``identity_links``); the view analysts query is named for what it holds (``events``,
+``profiles``, ``identities``) and reads deduplicated rows with ``FINAL``, so counts are
+exact whether or not ClickHouse has merged yet (ReplacingMergeTree only deduplicates at
+merge time). Migrations (``projections/migrations.py``) call these functions; tests
+snapshot their output.
+"""
+
+from __future__ import annotations
+
+from projections.event_columns import column_definitions
+
+
+def schema_migrations() -> str:
+    return """CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version UInt32,
+    name String,
+    applied_at DateTime64(6, 'UTC') DEFAULT now64(6)
+)
+ENGINE = MergeTree
+ORDER BY version"""
+
+
+def event_log() -> str:
+    """Every interaction, one row per event_id once merged or read through ``events``.
+
+    The sorting key leads with ``type`` then ``customer_key``, serving both per-type
+    scans (segments, funnels) and one customer's timeline; ``event_id`` closes it
+    because ReplacingMergeTree deduplicates rows with equal sorting keys, and a
+    redelivered event carries the same type, customer and time.
+    """
+    columns = ",\n".join(f"    `{name}` {type_} COMMENT {_quoted(doc)}" for name, type_, doc in column_definitions())
+    return f"""CREATE TABLE IF NOT EXISTS event_log
+(
+{columns}
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (type, customer_key, occurred_at, event_id)"""
+
+
+def events_view() -> str:
+    """Deduplicated events. Duplicates of an event share ``occurred_at`` and therefore a
+    partition, so FINAL need not merge across partitions — and skips the fully merged
+    ones, which is what keeps it cheap once background merges have caught up."""
+    return """CREATE VIEW IF NOT EXISTS events AS
+SELECT * FROM event_log FINAL
+SETTINGS do_not_merge_across_partitions_select_final = 1"""
+
+
+def profile_versions() -> str:
+    """Customer profiles written by the streams stage; the highest ``version`` wins."""
+    return """CREATE TABLE IF NOT EXISTS profile_versions
+(
+    customer_id String,
+    version UInt64,
+    first_seen_at DateTime64(6, 'UTC'),
+    last_seen_at DateTime64(6, 'UTC'),
+    lifecycle_stage LowCardinality(String),
+    orders UInt32,
+    revenue_minor Int64,
+    currency LowCardinality(String),
+    traits String COMMENT 'JSON of non-personal traits',
+    deleted UInt8 DEFAULT 0
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY customer_id"""
+
+
+def profiles_view() -> str:
+    return """CREATE VIEW IF NOT EXISTS profiles AS
+SELECT * FROM profile_versions FINAL WHERE deleted = 0"""
+
+
+def identity_links() -> str:
+    """Identity -> customer links written by identity resolution; identities are
+    keyed hashes (like the routing key), never plaintext."""
+    return """CREATE TABLE IF NOT EXISTS identity_links
+(
+    kind LowCardinality(String),
+    identity_hash String,
+    customer_id String,
+    version UInt64,
+    deleted UInt8 DEFAULT 0
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (kind, identity_hash)"""
+
+
+def identities_view() -> str:
+    return """CREATE VIEW IF NOT EXISTS identities AS
+SELECT * FROM identity_links FINAL WHERE deleted = 0"""
+
+
+def segment_membership() -> str:
+    """History of segment membership: one row each time a customer enters or leaves."""
+    return """CREATE TABLE IF NOT EXISTS segment_membership
+(
+    segment_id LowCardinality(String),
+    customer_id String,
+    is_member UInt8,
+    changed_at DateTime64(6, 'UTC'),
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (segment_id, customer_id, changed_at)"""
+
+
+def segment_members_view() -> str:
+    return """CREATE VIEW IF NOT EXISTS segment_members AS
+SELECT segment_id, customer_id, max(changed_at) AS since
+FROM segment_membership FINAL
+GROUP BY segment_id, customer_id
+HAVING argMax(is_member, (changed_at, version)) = 1"""
+
+
+def daily_channel_stats() -> str:
+    """Per day and channel: aggregate states that stay exact when a duplicate event is
+    inserted twice — sets of event ids and customers, and revenue as a map event_id ->
+    amount merged with max (a duplicate maps to the same amount)."""
+    return """CREATE TABLE IF NOT EXISTS daily_channel_stats
+(
+    day Date,
+    channel LowCardinality(String),
+    currency LowCardinality(String),
+    event_ids AggregateFunction(uniqExact, UUID),
+    customers AggregateFunction(uniqExact, String),
+    revenue AggregateFunction(maxMap, Array(UUID), Array(Int64))
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, channel, currency)"""
+
+
+def daily_channel_stats_mv() -> str:
+    return """CREATE MATERIALIZED VIEW IF NOT EXISTS daily_channel_stats_mv TO daily_channel_stats AS
+SELECT
+    toDate(occurred_at) AS day,
+    channel,
+    currency,
+    uniqExactState(event_id) AS event_ids,
+    uniqExactState(customer_key) AS customers,
+    maxMapState(
+        if(order_total_minor != 0 OR refund_minor != 0, [event_id], []),
+        if(order_total_minor != 0 OR refund_minor != 0, [order_total_minor - refund_minor], [])
+    ) AS revenue
+FROM event_log
+GROUP BY day, channel, currency"""
+
+
+def daily_channel_activity_view() -> str:
+    return """CREATE VIEW IF NOT EXISTS daily_channel_activity AS
+SELECT
+    day,
+    channel,
+    uniqExactMerge(event_ids) AS events,
+    uniqExactMerge(customers) AS active_customers
+FROM daily_channel_stats
+GROUP BY day, channel"""
+
+
+def daily_revenue_view() -> str:
+    return """CREATE VIEW IF NOT EXISTS daily_revenue AS
+SELECT day, channel, currency, arraySum(maxMapMerge(revenue).2) AS revenue_minor
+FROM daily_channel_stats
+WHERE currency != ''
+GROUP BY day, channel, currency"""
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,72 @@
+"""Numbered, append-only schema migrations, recorded in ``schema_migrations``.
+
+Add a migration by appending to ``MIGRATIONS``; never edit or reorder an applied one.
+Every statement is ``CREATE ... IF NOT EXISTS``, so a migration interrupted half-way
+is simply applied again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from projections import analytics, ddl
+from projections.backend import Backend
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "event log and the events view", (ddl.event_log(), ddl.events_view())),
+    Migration(2, "profiles, identities and segment membership", (
+        ddl.profile_versions(), ddl.profiles_view(), ddl.identity_links(), ddl.identities_view(),
+        ddl.segment_membership(), ddl.segment_members_view(),
+    )),
+    Migration(3, "daily channel aggregates", (
+        ddl.daily_channel_stats(), ddl.daily_channel_stats_mv(), ddl.daily_channel_activity_view(), ddl.daily_revenue_view(),
+    )),
+    Migration(4, "analytics views", (
+        analytics.rfm(), analytics.cohort_retention(), analytics.campaign_performance(),
+        analytics.channel_mix(), analytics.email_to_order_funnel(),
+    )),
+)
+
+_CREATED = re.compile(r"CREATE (TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
+
+
+def applied_versions(backend: Backend) -> set[int]:
+    backend.command(ddl.schema_migrations())
+    return {row[0] for row in backend.query("SELECT version FROM schema_migrations").rows}
+
+
+def apply_migrations(backend: Backend) -> list[int]:
+    """Apply every migration not yet recorded, in order; return the versions applied."""
+    done = applied_versions(backend)
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            backend.command(statement)
+        backend.command(
+            f"INSERT INTO schema_migrations (version, name) VALUES ({migration.version}, '{migration.name}')"
+        )
+        applied.append(migration.version)
+    return applied
+
+
+def created_objects() -> list[tuple[str, str]]:
+    """(kind, name) of every table and view the migrations create, in creation order."""
+    return [m.groups() for migration in MIGRATIONS for m in map(_CREATED.match, migration.statements) if m]
+
+
+def drop_everything(backend: Backend) -> None:
+    """Drop every projection object and the migration record (newest first), for a rebuild."""
+    for kind, name in reversed(created_objects()):
+        backend.command(f"DROP {'VIEW' if 'VIEW' in kind else 'TABLE'} IF EXISTS {name}")
+    backend.command("DROP TABLE IF EXISTS schema_migrations")

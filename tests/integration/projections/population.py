@@ -1,0 +1,37 @@
+"""A test population with known ground truth: the demo population with every event of a
+signed-up customer carrying that customer's user_id, so all of one customer's events
+share one routing key (``customer_key``) until identity resolution exists."""
+
+from __future__ import annotations
+
+import copy
+
+from connectors.demo import generate_population
+from producers.keys import RoutingKeys
+from panorama.settings import Settings
+
+BLANK_IDENTITIES = {"user_id": None, "anonymous_id": None, "email": None, "phone": None, "device_id": None,
+                    "external_ids": {}}
+
+
+def population(customers: int, seed: int = 11) -> list[dict]:
+    records = [copy.deepcopy(r) for r in generate_population(customers, seed)]
+    user_of: dict[str, str] = {}
+    for r in records:
+        ids = r["identities"]
+        if ids["user_id"]:
+            for kind in ("email", "phone", "anonymous_id"):
+                if ids[kind]:
+                    user_of[ids[kind]] = ids["user_id"]
+    for r in records:
+        ids = r["identities"]
+        user = ids["user_id"] or next((user_of[ids[k]] for k in ("email", "phone", "anonymous_id") if ids[k] in user_of), None)
+        if user:
+            r["identities"] = BLANK_IDENTITIES | {"user_id": user}
+    return records
+
+
+def customer_keys(settings: Settings, records: list[dict]) -> list[str]:
+    """The routing key of each record, as the producer computes it (the Kafka key)."""
+    keys = RoutingKeys(settings.routing_key_secret.get_secret_value().encode())
+    return [keys.for_identities(r["identities"]).decode() for r in records]

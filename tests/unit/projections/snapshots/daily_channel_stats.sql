@@ -1,0 +1,12 @@
+CREATE TABLE IF NOT EXISTS daily_channel_stats
+(
+    day Date,
+    channel LowCardinality(String),
+    currency LowCardinality(String),
+    event_ids AggregateFunction(uniqExact, UUID),
+    customers AggregateFunction(uniqExact, String),
+    revenue AggregateFunction(maxMap, Array(UUID), Array(Int64))
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, channel, currency)
