@@ -1,0 +1,70 @@
+"""`cdp worker`, `cdp profile get`, `cdp identity explain`: registered on the main app
+by :func:`register`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from redis import Redis
+
+from panorama.errors import ProfileNotFound
+from panorama.settings import Settings
+
+profile_app = typer.Typer(no_args_is_help=True, help="Read live customer profiles.")
+identity_app = typer.Typer(no_args_is_help=True, help="Inspect identity resolution.")
+IdentityArg = Annotated[str, typer.Argument(
+    help="email:…, phone:…, user_id:…, anonymous_id:…, device_id:…, external:<source>:…, customer:<id>, "
+         "or a bare email / +phone / user id")]
+
+
+def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    def worker(
+        batch_size: Annotated[int, typer.Option(help="most messages folded per transaction")] = 5000,
+        session_timeout_ms: Annotated[int, typer.Option(help="how soon a crashed worker's partitions move")] = 10_000,
+        metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus metrics on this port")] = None,
+        log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    ) -> None:
+        """Build live profiles from the interaction log, in the foreground (SIGTERM stops it cleanly)."""
+        from streams.worker import ProfileWorker
+
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        stopping = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stopping.append(True))
+        worker = ProfileWorker(settings(), batch_size=batch_size, session_timeout_ms=session_timeout_ms)
+        if metrics_port is not None:
+            from streams.metrics import serve_metrics
+
+            serve_metrics(worker, metrics_port)
+        worker.run(should_stop=lambda: bool(stopping))
+
+    def get(identity: IdentityArg) -> None:
+        """Print the profile of the customer IDENTITY belongs to, as JSON (exit 1 if none)."""
+        from streams.profiles.read import ProfileReader
+
+        _print_or_exit(lambda reader: reader.read(identity), settings(), ProfileReader)
+
+    def explain(identity: IdentityArg) -> None:
+        """Show the customer IDENTITY belongs to, its identities and the merges that made it."""
+        from streams.profiles.read import ProfileReader
+
+        _print_or_exit(lambda reader: reader.explain(identity), settings(), ProfileReader)
+
+    app.command()(worker)
+    profile_app.command("get")(get)
+    identity_app.command("explain")(explain)
+    app.add_typer(profile_app, name="profile")
+    app.add_typer(identity_app, name="identity")
+
+
+def _print_or_exit(read, settings: Settings, reader_class) -> None:
+    try:
+        print(json.dumps(read(reader_class(Redis.from_url(settings.redis_address), settings)), indent=2, ensure_ascii=False))
+    except ProfileNotFound as e:
+        typer.echo(f"not found: {e}", err=True)
+        raise typer.Exit(1) from e

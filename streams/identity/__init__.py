@@ -1,0 +1,1 @@
+"""Identity resolution: identities as nodes, the graph of customers, linking rules."""

@@ -1,0 +1,38 @@
+"""Prometheus metrics of a profile worker, read from its :class:`WorkerStats` at scrape
+time (no second set of counters to keep in step)."""
+
+from __future__ import annotations
+
+from prometheus_client import start_http_server
+from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+
+from streams.worker import ProfileWorker
+
+HELP = {  # one per WorkerStats field (a unit test holds them together)
+    "events": "events folded and stored",
+    "duplicates": "events dropped by the dedup memory (same event id seen before)",
+    "dead_lettered": "undecodable messages sent to the DLQ",
+    "batches": "partition batches committed to Redis with their offset",
+    "merges": "customers merged by identity links",
+    "fenced": "batches refused because another worker had moved the partition's position",
+}
+
+
+class WorkerCollector:
+    def __init__(self, worker: ProfileWorker):
+        self.worker = worker
+
+    def collect(self):
+        for name, help_text in HELP.items():
+            yield CounterMetricFamily(f"cdp_profile_worker_{name}", help_text, value=getattr(self.worker.stats, name))
+        lag = GaugeMetricFamily("cdp_profile_worker_lag", "messages behind the end of each owned partition",
+                                labels=["partition"])
+        for partition, behind in self.worker.lag().items():
+            lag.add_metric([str(partition)], behind)
+        yield lag
+
+
+def serve_metrics(worker: ProfileWorker, port: int) -> None:
+    """Expose the worker's metrics on ``http://0.0.0.0:port/metrics`` (a daemon thread)."""
+    REGISTRY.register(WorkerCollector(worker))
+    start_http_server(port)

@@ -1,0 +1,219 @@
+"""The profile worker (`cdp worker`): consume the interaction log in a consumer group,
+fold each event into the partial profile of its routing identity, record identity links,
+and store the batch with the partition's new offset in one Redis transaction.
+
+Effectively once without Kafka transactions: the position lives in Redis with the state
+it produced, so a restart, a rebalance or a SIGKILL resumes from exactly what was stored
+(messages at or below it are skipped), and Kafka offset commits are only a hint for lag
+monitoring. Duplicates produced twice under different offsets land in the same partial
+(same key, same partition) and its dedup memory drops them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from redis import Redis
+
+from panorama.errors import ContractError, FencedError, StreamError
+from panorama.settings import Settings
+from producers.dead_letter import dead_letter_record
+from producers.producer import producer_config
+from schemas.codec import InteractionCodec
+from schemas.identities import routing_identity
+from streams.identity.graph import LinkRules, Merge
+from streams.identity.nodes import NodeNamer, identity_count
+from streams.profiles.fold import Partial, apply
+from streams.store import LinkRequest, ProfileStore
+
+log = logging.getLogger(__name__)
+MAX_CACHED_PARTIALS = 200_000  # per worker; past it the cache is dropped and reloaded from Redis
+
+
+def consumer_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.profile-builder"
+
+
+@dataclass
+class WorkerStats:
+    events: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    merges: int = 0
+    fenced: int = 0
+
+
+class ProfileWorker:
+    """One member of the profile-builder consumer group. Run as many as there are
+    partitions; each owns the partials of the partitions it is assigned."""
+
+    def __init__(self, settings: Settings, rules: LinkRules | None = None, batch_size: int = 5000,
+                 batch_wait_s: float = 0.05, session_timeout_ms: int = 10_000):
+        self.settings = settings
+        self.topic = settings.topics.interactions
+        self.batch_size = batch_size
+        self.batch_wait_s = batch_wait_s
+        self.codec = InteractionCodec()
+        self.namer = NodeNamer(settings.routing_key_secret.get_secret_value().encode())
+        self.store = ProfileStore(Redis.from_url(settings.redis_address), settings.topic_prefix, rules)
+        self.stats = WorkerStats()
+        self._positions: dict[int, int] = {}  # owned partition -> offset stored in Redis
+        self._partials: dict[int, dict[str, Partial]] = {}
+        self._lag: dict[int, int] = {}
+        self._dlq: Producer | None = None
+        self._consumer = Consumer({
+            "bootstrap.servers": settings.kafka_address,
+            "group.id": consumer_group(settings),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "client.id": "panorama-profile-worker",
+            # how long a crashed worker keeps its partitions before the group moves them
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": max(500, session_timeout_ms // 6),
+        })
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Consume until ``should_stop()`` is true. Redis or broker failures propagate:
+        the worker stops, and its partitions move to the others with no effect lost."""
+        self._consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked,
+                                 on_lost=self._revoked)
+        try:
+            while not should_stop():
+                messages = self._consumer.consume(self.batch_size, self.batch_wait_s)
+                if messages:
+                    self.process(messages)
+                self._measure_lag()
+        finally:
+            self._consumer.close()
+            if self._dlq is not None:
+                self._dlq.flush(30)
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            stored = self.store.offset(self.topic, tp.partition)
+            self._positions[tp.partition] = stored
+            self._partials[tp.partition] = {}
+            tp.offset = stored + 1 if stored >= 0 else OFFSET_BEGINNING
+        consumer.assign(partitions)
+        log.info("assigned %s", {tp.partition: tp.offset for tp in partitions})
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._positions.pop(tp.partition, None)
+            self._partials.pop(tp.partition, None)
+        consumer.unassign()
+
+    @property
+    def partitions(self) -> list[int]:
+        """The partitions this worker owns right now."""
+        return sorted(self._positions)
+
+    def lag(self) -> dict[int, int]:
+        """Messages between the stored position and the high watermark, per owned partition,
+        as of the last loop turn (safe to call from another thread, e.g. a metrics scrape:
+        the Kafka consumer itself must only be used by the worker's thread)."""
+        return dict(self._lag)
+
+    def _measure_lag(self) -> None:
+        lag = {}
+        for partition, position in self._positions.items():
+            _low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, partition), cached=True)
+            if high >= 0:
+                lag[partition] = max(0, high - position - 1)
+        self._lag = lag
+
+    # -- processing ----------------------------------------------------------------------
+
+    def process(self, messages: list[Message]) -> None:
+        by_partition: dict[int, list[Message]] = defaultdict(list)
+        for msg in messages:
+            if msg.error() is not None:
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise StreamError(f"consuming {self.topic}: {msg.error()}")
+            by_partition[msg.partition()].append(msg)
+        for partition, batch in by_partition.items():
+            if partition in self._positions:
+                self._process_partition(partition, batch)
+
+    def _process_partition(self, partition: int, batch: list[Message]) -> None:
+        expected = self._positions[partition]
+        fresh = [m for m in batch if m.offset() > expected]
+        if not fresh:
+            return
+        records = self._decode(fresh)
+        cache = self._partials[partition]
+        if len(cache) > MAX_CACHED_PARTIALS:
+            cache.clear()
+        routed = [(self.namer.routing_node(r["identities"]), r) for r in records]
+        missing = {node for node, _ in routed if node not in cache}
+        new_nodes = set()
+        for node, stored in self.store.load_partials(partition, missing).items():
+            cache[node] = stored or Partial()
+            if stored is None:
+                new_nodes.add(node)
+        labels: dict[str, str] = {}
+        touched: dict[str, Partial] = {}
+        links: list[LinkRequest] = []
+        for node, record in routed:
+            partial = cache[node]
+            before = partial.events
+            apply(partial, record)
+            touched[node] = partial
+            if partial.events == before:
+                self.stats.duplicates += 1
+            if node in new_nodes and node not in labels:
+                labels[node] = ":".join(routing_identity(record["identities"]))
+            if identity_count(record["identities"]) >= 2:
+                pairs = self.namer.nodes(record["identities"])
+                labels.update(pairs)
+                links.append(LinkRequest(tuple(n for n, _ in pairs), record["event_id"], record["occurred_at"]))
+        if self._dlq is not None and self._dlq.flush(30):
+            raise StreamError("dead-letter records still undelivered after 30 s; not advancing the position")
+        last = fresh[-1].offset()
+        try:
+            decisions = self.store.commit(self.topic, partition, expected, last, touched, links, labels)
+        except FencedError as e:
+            self.stats.fenced += 1
+            log.warning("%s; reloading partition %d", e, partition)
+            self._resync(partition)
+            return
+        self._positions[partition] = last
+        self.stats.events += len(records)
+        self.stats.batches += 1
+        self.stats.merges += sum(1 for d in decisions if isinstance(d, Merge))
+        self._consumer.commit(offsets=[TopicPartition(self.topic, partition, last + 1)], asynchronous=True)
+
+    def _decode(self, messages: list[Message]) -> list[dict]:
+        records = []
+        for msg in messages:
+            try:
+                records.append(self.codec.decode(msg.value()))
+            except ContractError as e:
+                self._dead_letter(msg, e)
+        return records
+
+    def _dead_letter(self, msg: Message, error: ContractError) -> None:
+        """An undecodable message cannot be folded; park it with its reason rather than
+        stop the partition (the producer validated it, so this is corruption or a schema
+        this build does not know)."""
+        if self._dlq is None:
+            self._dlq = Producer(producer_config(self.settings) | {"client.id": "panorama-profile-worker-dlq"})
+        value, headers = dead_letter_record(msg.value(), error, source=f"{self.topic}[{msg.partition()}]@{msg.offset()}")
+        self._dlq.produce(self.settings.topics.dlq, value, msg.key(), headers=headers)
+        self.stats.dead_lettered += 1
+        log.error("dead-lettered %s[%d]@%d: %s", self.topic, msg.partition(), msg.offset(), error.code)
+
+    def _resync(self, partition: int) -> None:
+        """Forget what we cached for ``partition`` and continue from what Redis holds."""
+        stored = self.store.offset(self.topic, partition)
+        self._positions[partition] = stored
+        self._partials[partition] = {}
+        self._consumer.seek(TopicPartition(self.topic, partition, stored + 1 if stored >= 0 else OFFSET_BEGINNING))

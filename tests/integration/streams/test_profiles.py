@@ -1,0 +1,140 @@
+"""Live profiles on the real stack match the simulation's ground truth, with one worker,
+two workers, a SIGKILLed and restarted worker, and duplicated deliveries."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from redis import Redis
+
+from panorama.errors import FencedError
+from panorama.settings import Settings
+from producers import InteractionProducer
+from streams.metrics import WorkerCollector
+from streams.profiles import ProfileReader
+from streams.store import ProfileStore
+from tests.integration.streams.population import (
+    assert_profiles_match, interleaved, population, wait_for_assignment, wait_until_caught_up, worker_thread,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def produce(settings: Settings, records: list[dict]) -> None:
+    with InteractionProducer(settings) as producer:
+        for record in records:
+            assert producer.send(record), record["event_id"]
+
+
+def test_one_worker_matches_ground_truth_even_with_duplicates(settings):
+    customers = population(120, seed=1)
+    events = interleaved(customers, seed=2)
+    duplicates = random.Random(3).sample(events, 200)  # the same events again, under new offsets
+    produce(settings, events + duplicates)
+    with worker_thread(settings) as worker:
+        wait_until_caught_up(settings)
+    assert worker.stats.duplicates == 200
+    assert worker.stats.events == len(events) + 200
+    assert_profiles_match(settings, customers)
+
+
+def test_two_workers_share_the_partitions_and_match_ground_truth(settings):
+    customers = population(120, seed=4)
+    with worker_thread(settings) as first, worker_thread(settings) as second:
+        wait_for_assignment(settings, [first, second])
+        produce(settings, interleaved(customers, seed=5))
+        wait_until_caught_up(settings)
+    assert first.stats.events > 0 and second.stats.events > 0
+    assert_profiles_match(settings, customers)
+
+
+def test_scaling_one_three_one_workers_mid_stream_loses_and_duplicates_nothing(settings):
+    customers = population(200, seed=10)
+    events = interleaved(customers, seed=11)
+    chunks = [events[i::4] for i in range(4)]
+    with worker_thread(settings, batch_size=200):
+        for cycle in range(2):
+            produce(settings, chunks[2 * cycle])
+            with worker_thread(settings, batch_size=200), worker_thread(settings, batch_size=200):
+                produce(settings, chunks[2 * cycle + 1])
+                time.sleep(2)  # rebalanced onto three, then back to one when the block ends
+        wait_until_caught_up(settings)
+    assert_profiles_match(settings, customers)
+
+
+def _worker_process(settings: Settings) -> subprocess.Popen:
+    env = os.environ | {
+        "CDP_KAFKA_BOOTSTRAP": settings.kafka_address, "CDP_REDIS_URL": settings.redis_address,
+        "CDP_TOPIC_PREFIX": settings.topic_prefix, "CDP_INTERACTIONS_PARTITIONS": str(settings.interactions_partitions),
+    }
+    return subprocess.Popen([sys.executable, "-m", "panorama.cli", "worker", "--batch-size", "200",
+                             "--session-timeout-ms", "6000", "--log-level", "WARNING"], env=env)
+
+
+def _stored_total(settings: Settings) -> int:
+    store = ProfileStore(Redis.from_url(settings.redis_address), settings.topic_prefix)
+    return sum(store.offset(settings.topics.interactions, p) + 1 for p in range(settings.interactions_partitions))
+
+
+def test_a_worker_killed_mid_stream_resumes_without_loss_or_double_counting(settings):
+    customers = population(300, seed=6)
+    events = interleaved(customers, seed=7)
+    produce(settings, events)
+    kills = []
+    for _ in range(3):
+        before = _stored_total(settings)
+        worker = _worker_process(settings)
+        deadline = time.monotonic() + 60
+        while _stored_total(settings) < before + 300:  # let it store a few batches, then kill it
+            assert time.monotonic() < deadline, "the worker made no progress"
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        kills.append(_stored_total(settings))
+    assert kills == sorted(kills) and kills[-1] < len(events), f"killed at {kills} of {len(events)}: not mid-stream"
+    worker = _worker_process(settings)
+    try:
+        wait_until_caught_up(settings, timeout=180)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert_profiles_match(settings, customers)
+
+
+def test_a_stale_writer_is_fenced_off(settings):
+    store = ProfileStore(Redis.from_url(settings.redis_address), settings.topic_prefix)
+    topic = settings.topics.interactions
+    store.commit(topic, 0, expected=-1, offset=10, partials={}, links=[], labels={})
+    with pytest.raises(FencedError):
+        store.commit(topic, 0, expected=-1, offset=12, partials={}, links=[], labels={})
+    assert store.offset(topic, 0) == 10
+
+
+def test_cli_reads_profiles_and_explains_merges(settings):
+    customers = population(5, seed=8)
+    produce(settings, interleaved(customers, seed=9))
+    with worker_thread(settings) as worker:
+        wait_until_caught_up(settings)
+        metrics = {m.name: m for m in WorkerCollector(worker).collect()}
+    assert metrics["cdp_profile_worker_events"].samples[0].value == sum(len(c.events) for c in customers)
+    assert {s.value for s in metrics["cdp_profile_worker_lag"].samples} == {0}
+    env = os.environ | {"CDP_REDIS_URL": settings.redis_address, "CDP_TOPIC_PREFIX": settings.topic_prefix}
+    cli = [sys.executable, "-m", "panorama.cli"]
+    email = customers[0].identities()["email"][0]
+    found = subprocess.run(cli + ["profile", "get", email.upper()], env=env, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert f'"{customers[0].user_id}"' in found.stdout
+    missing = subprocess.run(cli + ["profile", "get", "nobody@example.com"], env=env, capture_output=True, text=True)
+    assert missing.returncode == 1
+    explained = ProfileReader(Redis.from_url(settings.redis_address), settings).explain(email)
+    assert f"user_id:{customers[0].user_id}" in explained["identities"]
+    unknown = subprocess.run(cli + ["identity", "explain", "nobody@example.com"], env=env, capture_output=True, text=True)
+    assert unknown.returncode == 1
+    merges = [h for h in explained["history"] if h["action"] == "merge"]
+    assert merges and {m["event_id"] for m in merges} <= {e["event_id"] for e in customers[0].events}
