@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_CUSTOMERS ?= 2000
 PYTEST_ARGS ?=
 
-.PHONY: setup python-deps system-deps kafka-jars up down status run demo test test-unit test-integration bench clean-data
+.PHONY: setup python-deps system-deps kafka-jars up down status run demo test test-unit test-integration bench soak clean-data
 
 setup: system-deps python-deps kafka-jars
 
@@ -48,13 +48,20 @@ status:
 demo:
 	$(BIN)/cdp demo --customers $(DEMO_CUSTOMERS)
 
+# chDB lets one process open its directory, so locally the sink runs until it has caught
+# up and then lets go (against a ClickHouse server, run `cdp sink` continuously instead).
 run: up demo
+	$(BIN)/cdp sink --until-caught-up
 	@echo ""
 	@echo "Panorama is up.  Where to look:"
-	@echo "  $(BIN)/cdp status          parts, ports, pids, logs"
-	@echo "  $(BIN)/cdp tail -n 3       the newest events, decoded (personal fields masked)"
-	@echo "  curl localhost:8080/health  the API; /metrics for Prometheus"
-	@echo "  make down                  stop everything"
+	@echo "  $(BIN)/cdp status                          parts, ports, pids, logs"
+	@echo "  $(BIN)/cdp tail -n 3                       the newest events, decoded (personal fields masked)"
+	@echo "  $(BIN)/cdp profile get u-000001            one customer's live 360-degree profile (Redis)"
+	@echo "  $(BIN)/cdp identity explain u-000001       how that customer's identities were stitched"
+	@echo "  $(BIN)/cdp sql 'SELECT * FROM rfm LIMIT 5' analytics in ClickHouse (docs/analytics.md)"
+	@echo "  curl -u WRITE_KEY: localhost:8080/v1/track  the Segment-compatible collector (cdp keys create)"
+	@echo "  curl localhost:8080/health                 the API; /metrics for Prometheus"
+	@echo "  make down                                  stop everything"
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -67,6 +74,10 @@ test-integration: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# Conservation under bad input at the issue's size: 1,000,000 events, 5% malformed, through the collector.
+soak: setup
+	CDP_CONSERVATION_EVENTS=1000000 $(BIN)/pytest tests/integration/connectors/test_conservation.py -o timeout=3600 $(PYTEST_ARGS)
 
 clean-data: down
 	rm -rf .data

@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench import producer_bench
+from bench import collector_bench, import_bench, producer_bench, projections_bench, streams_bench
 from bench.report import console, machine, peak_rss_mib, print_figures
 from panorama.stack.ephemeral import ephemeral_stack
 
@@ -14,11 +14,15 @@ from panorama.stack.ephemeral import ephemeral_stack
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--events", type=int, default=500_000, help="events per producer run")
+    parser.add_argument("--query-events", type=int, default=10_000_000, help="events generated for the query benchmarks")
     args = parser.parse_args()
     console.print(f"[bold]Panorama benchmarks[/bold] on {machine()}")
     with tempfile.TemporaryDirectory(prefix="cdp-bench-") as tmp, ephemeral_stack(Path(tmp)) as settings:
-        console.print("[dim]stack up; measuring the producer[/dim]")
         print_figures("producer", producer_bench.run(settings, args.events))
+        print_figures("collector", collector_bench.run(settings))
+        print_figures("import", import_bench.run(settings))
+        print_figures("streams", streams_bench.run(settings))
+        print_figures("analytics store (chDB)", projections_bench.run(settings, query_events=args.query_events))
     console.print(f"peak RSS of the benchmark process: {peak_rss_mib():,.0f} MiB")
 
 

@@ -40,14 +40,18 @@ def main_options(
 
 
 @app.command()
-def up(no_api: Annotated[bool, typer.Option("--no-api", help="only the services, not the API")] = False) -> None:
-    """Start the local stack (Kafka, Redis, chDB) and the platform; idempotent."""
+def up(
+    services_only: Annotated[bool, typer.Option("--services-only", help="Kafka, Redis, chDB; not the platform's processes")] = False,
+) -> None:
+    """Start the local stack (Kafka, Redis, chDB) and the platform's processes; idempotent."""
+    from panorama.stack.local import SERVICES
     from panorama.stack.local import up as stack_up
 
     settings = state.settings()
-    parts = stack_up(settings, with_api=not no_api, progress=lambda msg: console.print(f"[dim]•[/dim] {msg}"))
+    parts = stack_up(settings, with_platform=not services_only, progress=lambda msg: console.print(f"[dim]•[/dim] {msg}"))
     _print_status(parts)
-    if not all(p.healthy for p in parts if not (no_api and p.name == "api")):
+    relevant = [p for p in parts if p.name in SERVICES] if services_only else parts
+    if not all(p.healthy for p in relevant):
         raise typer.Exit(1)
 
 
@@ -135,6 +139,19 @@ def tail(
 
     for record in latest_events(state.settings(), n, mask_pii_fields=not show_pii):
         print(json.dumps(record, default=str, ensure_ascii=False))
+
+
+def _register_domain_commands() -> None:
+    """Each domain package keeps its commands in its own ``cli`` module."""
+    from connectors.cli import register as register_connectors
+    from projections.cli import register as register_projections
+    from streams.cli import register as register_streams
+
+    for register in (register_connectors, register_projections, register_streams):
+        register(app, state.settings)
+
+
+_register_domain_commands()
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from panorama.stack.kafka import LocalKafka, kafka_answers
 from panorama.stack.process import ManagedProcess, port_in_use
 from panorama.stack.redis import LocalRedis, redis_answers
 from panorama.stack.topics import ensure_topics
+from projections import migrate
 
 
 SERVICES = ("kafka", "redis", "clickhouse")
@@ -64,6 +65,7 @@ def _api_answers(settings: Settings) -> bool:
 
 PLATFORM = (
     PlatformProcess("api", ("serve",), _api_answers, port=lambda s: s.api_port),
+    PlatformProcess("worker", ("worker",)),
 )
 
 
@@ -112,6 +114,8 @@ def up(settings: Settings, with_platform: bool = True, progress: Callable[[str],
     if settings.redis_url is None:
         _start("redis-server", LocalRedis(settings).process, LocalRedis(settings).start, progress)
     progress(f"ClickHouse: {_clickhouse_status(settings, raise_on_error=True).detail}")
+    applied = migrate(settings)
+    progress(f"analytics schema: applied migrations {applied}" if applied else "analytics schema: up to date")
     created = ensure_topics(settings)
     progress(f"topics: created {', '.join(created)}" if created else "topics: all present")
     if with_platform:

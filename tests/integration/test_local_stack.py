@@ -42,7 +42,7 @@ def test_up_is_idempotent_status_reports_and_down_stops_only_ours(own_settings):
     assert first.returncode == 0, first.stderr + first.stdout
     before = parts(own_settings)
     assert {name: p["state"] for name, p in before.items()} == {
-        "kafka": "running", "redis": "running", "clickhouse": "running", "api": "running"}
+        "kafka": "running", "redis": "running", "clickhouse": "running", "api": "running", "worker": "running"}
     assert all(p["pid"] for n, p in before.items() if n != "clickhouse")
     assert before["kafka"]["log"].endswith("kafka.log")
 
@@ -55,12 +55,12 @@ def test_up_is_idempotent_status_reports_and_down_stops_only_ours(own_settings):
     try:
         down = cdp(own_settings, "down")
         assert down.returncode == 0
-        assert "kafka" in down.stderr and "redis" in down.stderr and "api" in down.stderr
+        assert all(name in down.stderr for name in ("kafka", "redis", "api", "worker"))
         assert stranger.poll() is None
     finally:
         stranger.kill()
     after = parts(own_settings)
-    assert {after[n]["state"] for n in ("kafka", "redis", "api")} == {"stopped"}
+    assert {after[n]["state"] for n in ("kafka", "redis", "api", "worker")} == {"stopped"}
     assert cdp(own_settings, "status").returncode == 1
 
 
