@@ -39,11 +39,12 @@ def _raw_rate(settings: Settings, encoded: list[tuple[bytes, bytes]], events: in
     def produce():
         for i in range(events):
             value, key = encoded[i % n]
-            try:
-                raw.produce(topic, value, key)
-            except BufferError:
-                raw.poll(0.05)
-                raw.produce(topic, value, key)
+            while True:
+                try:
+                    raw.produce(topic, value, key)
+                    break
+                except BufferError:  # the same back-pressure the producer applies
+                    raw.poll(0.05)
             if i % 1000 == 0:
                 raw.poll(0)
         if raw.flush(120):
@@ -69,7 +70,8 @@ def _workload(settings: Settings, label: str, records: list[dict], events: int) 
     n = len(records)
     encode_rate = rate(events, lambda: [codec.encode(records[i % n]) for i in range(events)])
     validate_rate = rate(events, lambda: [validate(records[i % n]) for i in range(events)])
-    encoded = [InteractionProducer(settings).encode(r) for r in records]
+    encoder = InteractionProducer(settings)
+    encoded = [encoder.encode(r) for r in records]
     raw = _raw_rate(settings, encoded, events)
     ours = _panorama_rate(settings, records, events)
     size = sum(len(v) for v, _ in encoded) / n

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=180)  # wide tables even when output goes to a file or CI log
 
 
 def machine() -> str:
