@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import orjson
 from bench.report import Figure, rate
 from connectors.collector.write_keys import WriteKeyStore
 from panorama.settings import Settings
+from panorama.stack.ephemeral import free_port
 from producers import InteractionProducer
 from connectors.collector.segment import SegmentConnector
 from connectors.base import now_micros
@@ -117,11 +117,6 @@ def producer_rate(settings: Settings, events: int = 200_000) -> float:
 
     return rate(events, send_all)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(settings: Settings) -> list[Figure]:

@@ -43,7 +43,7 @@ def routing_identity(identities: Mapping[str, Any]) -> tuple[str, str]:
     """
     for kind in _LEADING:
         if identities.get(kind):
-            return kind, _normalised(kind, identities[kind])
+            return kind, normalise_identity(kind, identities[kind])
     external = identities.get("external_ids") or {}
     for key in sorted(external):
         if external[key]:
@@ -54,7 +54,8 @@ def routing_identity(identities: Mapping[str, Any]) -> tuple[str, str]:
     raise ContractError("identities", "no identity to route by (user_id, email, phone, external id, device_id or anonymous_id)", "missing_identity")
 
 
-def _normalised(kind: str, value: str) -> str:
+def normalise_identity(kind: str, value: str) -> str:
+    """The one normal form of an identity value: emails and phones normalised, others as given."""
     if kind == "email":
         return normalise_email(value)
     if kind == "phone":

@@ -110,9 +110,11 @@ def up(settings: Settings, with_platform: bool = True, progress: Callable[[str],
     """Start what is missing, wait until each part answers, create the topics. Idempotent."""
     started = time.monotonic()
     if settings.kafka_bootstrap is None:
-        _start("Kafka (KRaft, single node)", LocalKafka(settings).process, LocalKafka(settings).start, progress)
+        kafka = LocalKafka(settings)
+        _start("Kafka (KRaft, single node)", kafka.process, kafka.start, progress)
     if settings.redis_url is None:
-        _start("redis-server", LocalRedis(settings).process, LocalRedis(settings).start, progress)
+        redis = LocalRedis(settings)
+        _start("redis-server", redis.process, redis.start, progress)
     progress(f"ClickHouse: {_clickhouse_status(settings, raise_on_error=True).detail}")
     applied = migrate(settings)
     progress(f"analytics schema: applied migrations {applied}" if applied else "analytics schema: up to date")

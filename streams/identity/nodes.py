@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from producers.keys import RoutingKeys
-from schemas.identities import normalise_email, normalise_phone, routing_identity
+from schemas.identities import normalise_identity
 
 KIND_RANK = {"user_id": 0, "email": 2, "phone": 3, "device_id": 4, "anonymous_id": 5}
 EXTERNAL_RANK = 1
@@ -36,44 +36,26 @@ def rank(node: str) -> tuple[int, str]:
     return KIND_RANK.get(kind, EXTERNAL_RANK), node
 
 
-def normalised(kind: str, value: str) -> str:
-    if kind == "email":
-        return normalise_email(value)
-    if kind == "phone":
-        return normalise_phone(value)
-    return value
-
-
 class NodeNamer:
     """Turns identities into node ids with the platform's routing-key secret."""
 
-    def __init__(self, secret: bytes, cache_size: int = 100_000):
+    def __init__(self, secret: bytes):
         self._keys = RoutingKeys(secret)
-        self._routes: dict[tuple, str] = {}  # raw identities -> routing node (phone parsing is slow)
-        self._cache_size = cache_size
 
     def node(self, kind: str, value: str) -> str:
-        return f"{kind}:{self._keys.hash(kind, normalised(kind, value)).decode()}"
+        return f"{kind}:{self._keys.hash(kind, normalise_identity(kind, value)).decode()}"
 
     def routing_node(self, identities: Mapping[str, Any]) -> str:
         """The node of the strongest identity: the partial an event is folded into."""
-        raw = (identities.get("user_id"), identities.get("email"), identities.get("phone"),
-               tuple(sorted((identities.get("external_ids") or {}).items())),
-               identities.get("device_id"), identities.get("anonymous_id"))
-        node = self._routes.get(raw)
-        if node is None:
-            kind, value = routing_identity(identities)
-            node = f"{kind}:{self._keys.hash(kind, value).decode()}"
-            if len(self._routes) >= self._cache_size:
-                self._routes.clear()
-            self._routes[raw] = node
-        return node
+        kind, key = self._keys.route(identities)
+        return f"{kind}:{key.decode()}"
 
     def nodes(self, identities: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(node, ``kind:value`` label) for every identity of an event, strongest first."""
         found = [(kind, identities[kind]) for kind in KIND_RANK if identities.get(kind)]
         found += [(f"external:{k}", v) for k, v in sorted((identities.get("external_ids") or {}).items()) if v]
-        pairs = [(self.node(kind, value), f"{kind}:{normalised(kind, value)}") for kind, value in found]
+        normal = [(kind, normalise_identity(kind, value)) for kind, value in found]  # once: phone parsing is slow
+        pairs = [(f"{kind}:{self._keys.hash(kind, value).decode()}", f"{kind}:{value}") for kind, value in normal]
         return sorted(pairs, key=lambda pair: rank(pair[0]))
 
     def parse(self, text: str) -> str:
