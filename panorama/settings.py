@@ -24,6 +24,7 @@ class Topics:
     def __init__(self, prefix: str):
         self.interactions = f"{prefix}.interactions"
         self.dlq = f"{prefix}.interactions.dlq"
+        self.audit = f"{prefix}.audit"
 
 
 class Settings(BaseSettings):

@@ -39,6 +39,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete", "retention.ms": str(settings.dlq_retention_days * DAY_MS),
              "min.insync.replicas": min_isr},
         ),
+        TopicSpec(  # who read or changed what: append-only, never expires (panorama.security.audit)
+            settings.topics.audit, 1, rf,
+            {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1",
+             "min.insync.replicas": min_isr},
+        ),
     ]
 
 
