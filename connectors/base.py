@@ -88,9 +88,16 @@ class Connector(ABC):
         """Check a provider's request signature before the body is trusted; raise
         ContractError(code="bad_signature") when it does not match. Default: nothing to check."""
 
+    def unwrap(self, params: Mapping[str, str], body: bytes) -> bytes:
+        """The body as ``input_format`` reads it, called after :meth:`verify`: a provider's
+        encrypted envelope is opened here; raise ContractError(code="bad_ciphertext")
+        when it does not open. Default: the body as sent."""
+        return body
+
     def handshake(self, params: Mapping[str, str]) -> str | None:
-        """The plain-text answer to a provider's GET verification of the webhook URL, or
-        None if the provider does not do one."""
+        """The plain-text answer to a provider's GET verification of the webhook URL (after
+        :meth:`verify` was called with an empty body), or None if the provider does not do
+        one; may raise ContractError for a verification it refuses."""
         return None
 
     @abstractmethod

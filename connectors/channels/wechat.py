@@ -12,7 +12,11 @@ User messages (``MsgType=text`` with ``Content``, ``MsgId``) are direct messages
 
 WeChat retries a push it got no answer to, with the same ``MsgId`` (messages) or the same
 ``FromUserName`` + ``CreateTime`` (events); both are the natural key of the event id.
-Encrypted ("safe") mode is not supported yet.
+
+Encrypted ("safe" or compatible) mode: with ``encoding_aes_key`` and ``app_id`` set, a push
+whose query says ``encrypt_type=aes`` must also carry a ``msg_signature`` over its
+ciphertext, and its ``Encrypt`` element is decrypted with the WXBizMsgCrypt scheme
+(:mod:`connectors.channels.msg_crypt`, receiver id = the appid). The URL check stays plain.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from connectors import records
 from connectors.base import Connector
+from connectors.channels.msg_crypt import EncodingAESKey, MsgCrypt
 from panorama.errors import ContractError
 
 # Event -> track name (subscribe and user messages become social interactions)
@@ -43,6 +48,14 @@ class WeChatConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     token: SecretStr
     app: str = "official_account"  # or mini_program
+    encoding_aes_key: EncodingAESKey | None = None  # safe mode: the 43-character EncodingAESKey
+    app_id: str | None = None  # safe mode: the appid the ciphertext is addressed to
+
+    @model_validator(mode="after")
+    def _safe_mode_pair(self) -> WeChatConfig:
+        if (self.encoding_aes_key is None) != (self.app_id is None):
+            raise ValueError("safe mode needs both encoding_aes_key and app_id")
+        return self
 
 
 def signature(token: str, timestamp: str, nonce: str) -> str:
@@ -56,10 +69,28 @@ class WeChatConnector(Connector):
     input_format = "xml"
     Config = WeChatConfig
 
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        key = self.config.encoding_aes_key
+        self._crypt = None if key is None else MsgCrypt(self.config.token.get_secret_value(), key.get_secret_value(), self.config.app_id)
+
     def verify(self, params: Mapping[str, str], headers: Mapping[str, str], body: bytes) -> None:
         expected = signature(self.config.token.get_secret_value(), params.get("timestamp", ""), params.get("nonce", ""))
         if not hmac.compare_digest(expected, params.get("signature", "")):
             raise ContractError("signature", "does not match token, timestamp and nonce", "bad_signature")
+        if body and self._encrypted(params):
+            self._crypt.verify_request(params, self._crypt.ciphertext(body))
+
+    def unwrap(self, params: Mapping[str, str], body: bytes) -> bytes:
+        return self._crypt.open_body(body) if self._encrypted(params) else body
+
+    def _encrypted(self, params: Mapping[str, str]) -> bool:
+        if params.get("encrypt_type", "raw") != "aes":
+            return False
+        if self._crypt is None:
+            raise ContractError("encrypt_type", "the push is encrypted but this source's wechat settings have no "
+                                "encoding_aes_key and app_id", "not_configured")
+        return True
 
     def handshake(self, params: Mapping[str, str]) -> str | None:
         return params.get("echostr", "")

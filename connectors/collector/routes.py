@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
-from xml.etree import ElementTree
 
 import anyio
 import orjson
@@ -25,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
-from connectors import registry
+from connectors import flat_xml, registry
 from connectors.base import Connector, now_micros
 from connectors.collector import openapi_schemas as docs
 from connectors.collector.body import BATCH_LIMIT, BATCH_MAX_EVENTS, EVENT_LIMIT, parse_json, read_body
@@ -168,8 +167,9 @@ class Collector:
         connector = self.connector(grant, cls)
         try:
             connector.verify(request.query_params, request.headers, body)
+            body = connector.unwrap(request.query_params, body)
         except ContractError as e:
-            raise BadRequest(e.code, e.field, e.problem, status=401) from None
+            raise refused(e) from None
         units = connector.split(decode(cls.input_format, body))
         self.throttle(grant, max(1, len(units)))
         received_at = now_micros()
@@ -188,9 +188,9 @@ class Collector:
         connector = self.connector(await self.authorise(request), cls)
         try:
             connector.verify(request.query_params, request.headers, b"")
+            answer = connector.handshake(request.query_params)
         except ContractError as e:
-            raise BadRequest(e.code, e.field, e.problem, status=401) from None
-        answer = connector.handshake(request.query_params)
+            raise refused(e) from None
         if answer is None:
             raise BadRequest("no_handshake", "<method>", f"{name} webhooks take POST only", status=405)
         return answer
@@ -224,23 +224,26 @@ def webhook_connector(name: str) -> type[Connector]:
     return cls
 
 
+def refused(e: ContractError) -> BadRequest:
+    """A request whose signature or envelope a connector refused: 401 for a signature that
+    does not match, 400 for anything else (a body that does not decrypt, a missing field)."""
+    return BadRequest(e.code, e.field, e.problem, status=401 if e.code == "bad_signature" else 400)
+
+
 def decode(input_format: str, body: bytes) -> Any:
     """A webhook body as the connector's ``to_events`` expects it."""
     if input_format == "json":
         return parse_json(body)
+    if input_format == "xml":
+        try:
+            return flat_xml.parse(body)
+        except ContractError as e:
+            raise BadRequest(e.code, e.field, e.problem) from None
     try:
         text = body.decode()
     except UnicodeDecodeError:
         raise BadRequest("malformed", "<body>", "body is not UTF-8") from None
-    if input_format == "form":
-        return dict(parse_qsl(text, keep_blank_values=True))
-    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
-        raise BadRequest("malformed", "<body>", "XML with a DOCTYPE or entities is refused")
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as e:
-        raise BadRequest("malformed", "<body>", f"not well-formed XML: {e}") from None
-    return {child.tag: (child.text or "").strip() for child in root}
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 def accepted(outcome: Outcome) -> dict[str, Any]:

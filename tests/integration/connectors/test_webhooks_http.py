@@ -2,11 +2,14 @@
 
 import pytest
 
+from connectors.channels.msg_crypt import msg_signature
 from connectors.channels.wechat import signature
 from connectors.collector.write_keys import WriteKeyStore
 from tests.integration.connectors.readback import dead_letters, interactions
 from tests.unit.connectors.channels.test_email_and_forms import SENDGRID
+from tests.unit.connectors.channels.test_msg_crypt import AES_KEY, CORP_ID, TOKEN, crypt, flip
 from tests.unit.connectors.channels.test_service_channels import TWILIO
+from tests.unit.connectors.channels.test_wecom import ADD, ADD_XML, encrypted_push
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +53,29 @@ def test_unknown_or_unconfigured_connector(collector):
     assert collector.post("/v1/webhooks/customers", json={}).status_code == 404
     unconfigured = collector.post("/v1/webhooks/wechat", content="<xml/>")
     assert unconfigured.status_code == 403 and unconfigured.json()["error"]["field"] == "token"
+
+
+def test_wecom_encrypted_url_check_and_callback(collector, settings):
+    store = WriteKeyStore(settings)
+    key = store.create("wecom-crm", connector_config={"wecom": {"token": TOKEN, "encoding_aes_key": AES_KEY, "corp_id": CORP_ID}})
+    store.close()
+    echostr = crypt().encrypt("1616140317555161061")
+    check = {"writeKey": key, "timestamp": "1409659589", "nonce": "263014780", "echostr": echostr,
+             "msg_signature": msg_signature(TOKEN, "1409659589", "263014780", echostr)}
+    answer = collector.get("/v1/webhooks/wecom", params=check, auth=None)
+    assert (answer.status_code, answer.text) == (200, "1616140317555161061")
+    params, body = encrypted_push(ADD_XML)
+    pushed = collector.post("/v1/webhooks/wecom", params=params | {"writeKey": key}, content=body, auth=None)
+    assert pushed.status_code == 200, pushed.text
+    forged = collector.post("/v1/webhooks/wecom", params=params | {"writeKey": key, "nonce": "1"}, content=body, auth=None)
+    assert forged.status_code == 401 and forged.json()["error"]["code"] == "bad_signature"
+    # a ciphertext altered by someone holding the token: signed, but it does not open
+    encrypted = body.decode().split("CDATA[")[2].split("]]")[0]
+    tampered = flip(encrypted, -17)
+    resigned = params | {"writeKey": key, "msg_signature": msg_signature(TOKEN, params["timestamp"], params["nonce"], tampered)}
+    refused = collector.post("/v1/webhooks/wecom", params=resigned, content=body.replace(encrypted.encode(), tampered.encode()),
+                             auth=None)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_ciphertext"
+    [event] = interactions(settings)
+    assert event["social"]["interaction"] == "follow"
+    assert event["identities"]["external_ids"] == {"wecom_external_userid": ADD["ExternalUserID"]}

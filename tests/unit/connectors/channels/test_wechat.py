@@ -2,8 +2,10 @@
 
 import pytest
 
+from connectors.channels.msg_crypt import msg_signature
 from connectors.channels.wechat import WeChatConnector, signature
 from panorama.errors import ContractError
+from tests.unit.connectors.channels.test_msg_crypt import AES_KEY
 from tests.unit.connectors.helpers import RECEIVED_AT, valid
 
 TOKEN = "panorama-token"
@@ -55,3 +57,26 @@ def test_unknown_event_is_named():
     with pytest.raises(ContractError) as raised:
         connector().to_events(SUBSCRIBE | {"Event": "LOCATION_SELECT"}, RECEIVED_AT)
     assert raised.value.field == "Event"
+
+
+def test_safe_mode_push_is_verified_and_decrypted():
+    safe = WeChatConnector({"token": TOKEN, "encoding_aes_key": AES_KEY, "app_id": "wx5823bf96d3bd56c7"})
+    plain = "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in SUBSCRIBE.items()) + "</xml>"
+    encrypted = safe._crypt.encrypt(plain)
+    params = {"timestamp": "1718000000", "nonce": "8899", "signature": signature(TOKEN, "1718000000", "8899"),
+              "encrypt_type": "aes", "msg_signature": msg_signature(TOKEN, "1718000000", "8899", encrypted)}
+    body = f"<xml><ToUserName>gh_0123456789ab</ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
+    safe.verify(params, {}, body)
+    assert safe.unwrap(params, body).decode() == plain
+    with pytest.raises(ContractError) as raised:
+        safe.verify(params | {"msg_signature": "0" * 40}, {}, body)
+    assert (raised.value.field, raised.value.code) == ("msg_signature", "bad_signature")
+    assert connector().unwrap({}, body) == body  # plaintext mode passes the body through
+    with pytest.raises(ContractError) as raised:
+        connector().verify(params, {}, body)  # encrypted push to a source without the key
+    assert raised.value.code == "not_configured"
+
+
+def test_safe_mode_needs_key_and_appid_together():
+    assert not WeChatConnector.check({"token": TOKEN, "encoding_aes_key": AES_KEY}).ok
+    assert not WeChatConnector.check({"token": TOKEN, "encoding_aes_key": "x" * 42 + "*", "app_id": "wx1"}).ok
