@@ -84,8 +84,9 @@ class Connector(ABC):
         events returns the array); each is mapped, accepted or dead-lettered on its own."""
         return [raw]
 
-    def verify(self, params: Mapping[str, str], headers: Mapping[str, str], body: bytes) -> None:
-        """Check a provider's request signature before the body is trusted; raise
+    def verify(self, params: Mapping[str, str], headers: Mapping[str, str], body: bytes, url: str = "") -> None:
+        """Check a provider's request signature before the body is trusted (``url`` is the
+        full request URL, for providers that sign it); raise
         ContractError(code="bad_signature") when it does not match. Default: nothing to check."""
 
     def unwrap(self, params: Mapping[str, str], body: bytes) -> bytes:

@@ -74,7 +74,7 @@ class WeChatConnector(Connector):
         key = self.config.encoding_aes_key
         self._crypt = None if key is None else MsgCrypt(self.config.token.get_secret_value(), key.get_secret_value(), self.config.app_id)
 
-    def verify(self, params: Mapping[str, str], headers: Mapping[str, str], body: bytes) -> None:
+    def verify(self, params: Mapping[str, str], headers: Mapping[str, str], body: bytes, url: str = "") -> None:
         expected = signature(self.config.token.get_secret_value(), params.get("timestamp", ""), params.get("nonce", ""))
         if not hmac.compare_digest(expected, params.get("signature", "")):
             raise ContractError("signature", "does not match token, timestamp and nonce", "bad_signature")

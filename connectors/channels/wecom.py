@@ -64,7 +64,7 @@ class WeComExternalContactConnector(Connector):
         c = self.config
         self._crypt = MsgCrypt(c.token.get_secret_value(), c.encoding_aes_key.get_secret_value(), c.corp_id)
 
-    def verify(self, params: Mapping[str, str], headers: Mapping[str, str], body: bytes) -> None:
+    def verify(self, params: Mapping[str, str], headers: Mapping[str, str], body: bytes, url: str = "") -> None:
         # a POST signs the body's ciphertext; the GET URL check (empty body) signs echostr
         self._crypt.verify_request(params, self._crypt.ciphertext(body) if body else params.get("echostr", ""))
 

@@ -166,7 +166,7 @@ class Collector:
         grant = await self.authorise(request)
         connector = self.connector(grant, cls)
         try:
-            connector.verify(request.query_params, request.headers, body)
+            connector.verify(request.query_params, request.headers, body, url=str(request.url))
             body = connector.unwrap(request.query_params, body)
         except ContractError as e:
             raise refused(e) from None
@@ -187,7 +187,7 @@ class Collector:
         cls = webhook_connector(name)
         connector = self.connector(await self.authorise(request), cls)
         try:
-            connector.verify(request.query_params, request.headers, b"")
+            connector.verify(request.query_params, request.headers, b"", url=str(request.url))
             answer = connector.handshake(request.query_params)
         except ContractError as e:
             raise refused(e) from None

@@ -2,6 +2,7 @@
 
 import pytest
 
+from connectors.channels.calls import twilio_signature
 from connectors.channels.msg_crypt import msg_signature
 from connectors.channels.wechat import signature
 from connectors.collector.write_keys import WriteKeyStore
@@ -79,3 +80,18 @@ def test_wecom_encrypted_url_check_and_callback(collector, settings):
     [event] = interactions(settings)
     assert event["social"]["interaction"] == "follow"
     assert event["identities"]["external_ids"] == {"wecom_external_userid": ADD["ExternalUserID"]}
+
+
+def test_twilio_signature_checked_on_the_request_url(collector, settings):
+    store = WriteKeyStore(settings)
+    key = store.create("call-center", connector_config={"twilio": {"auth_token": "twilio-token"}})
+    store.close()
+    url = str(collector.base_url.join(f"/v1/webhooks/twilio?writeKey={key}"))
+    good = twilio_signature("twilio-token", url, list(TWILIO.items()))
+    signed = collector.post(url, data=TWILIO, headers={"X-Twilio-Signature": good}, auth=None)
+    assert signed.status_code == 200, signed.text
+    for headers in ({}, {"X-Twilio-Signature": good[:-2] + "x="}):
+        refused = collector.post(url, data=TWILIO | {"CallDuration": "75"}, headers=headers, auth=None)
+        assert refused.status_code == 401 and refused.json()["error"]["field"] == "X-Twilio-Signature"
+    [call] = interactions(settings)
+    assert call["call"]["duration_seconds"] == 74
