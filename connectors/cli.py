@@ -1,4 +1,5 @@
-"""The connector commands of `cdp`: `connectors list|new`, `keys create`, `import`.
+"""The connector commands of `cdp`: `connectors list|new`, `import` (write keys: `cdp keys`, in
+``panorama.security.cli``).
 
 Registered on the main app by :func:`register`.
 """
@@ -17,7 +18,6 @@ from rich.table import Table
 from panorama.settings import Settings
 
 connectors_app = typer.Typer(no_args_is_help=True, help="Channel connectors: list them, scaffold a new one.")
-keys_app = typer.Typer(no_args_is_help=True, help="Write keys of the sources that send events.")
 console = Console(stderr=True)
 
 
@@ -25,12 +25,11 @@ _settings: Callable[[], Settings] = lambda: None  # noqa: E731  (set by register
 
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
-    """Add `connectors`, `keys` and `import` to ``app``; ``settings()`` gives the settings
+    """Add `connectors` and `import` to ``app``; ``settings()`` gives the settings
     the main command parsed (``--config``, ``--data-dir``)."""
     global _settings
     _settings = settings
     app.add_typer(connectors_app, name="connectors")
-    app.add_typer(keys_app, name="keys")
     app.command("import")(import_command)
 
 
@@ -62,35 +61,6 @@ def new_connector(
     console.print('register it in pyproject.toml under [project.entry-points."panorama.connectors"]:')
     print(entry_point)
     console.print("then: pip install -e . && pytest " + str(test))
-
-
-@keys_app.command("create")
-def create_key(
-    name: Annotated[str, typer.Option("--name", help="the source the key belongs to, e.g. webshop")],
-    role: Annotated[str, typer.Option("--role", help="what the key may do")] = "ingest",
-    rate_limit: Annotated[int, typer.Option("--rate-limit", help="events per second")] = 50_000,
-    connector: Annotated[str | None, typer.Option("--connector", help="a webhook connector this source posts to")] = None,
-    setting: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE setting of --connector (repeat)")] = None,
-) -> None:
-    """Create a write key and print it (only its hash is stored)."""
-    from connectors import registry
-    from connectors.collector.write_keys import WriteKeyStore
-    from panorama.errors import ConnectorError
-
-    config: dict[str, dict[str, str]] = {}
-    if connector:
-        values = dict(item.partition("=")[::2] for item in setting or [])
-        result = registry.get(connector).check(values)
-        if not result.ok:
-            raise ConnectorError("; ".join(result.problems))
-        config[connector] = values
-    elif setting:
-        raise ConnectorError("--set needs --connector")
-    store = WriteKeyStore(_settings())
-    try:
-        print(store.create(name, role, rate_limit, config))
-    finally:
-        store.close()
 
 
 def import_command(

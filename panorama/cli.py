@@ -144,10 +144,11 @@ def tail(
 def _register_domain_commands() -> None:
     """Each domain package keeps its commands in its own ``cli`` module."""
     from connectors.cli import register as register_connectors
+    from panorama.security.cli import register as register_security
     from projections.cli import register as register_projections
     from streams.cli import register as register_streams
 
-    for register in (register_connectors, register_projections, register_streams):
+    for register in (register_connectors, register_projections, register_streams, register_security):
         register(app, state.settings)
 
 

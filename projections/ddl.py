@@ -170,5 +170,26 @@ WHERE currency != ''
 GROUP BY day, channel, currency"""
 
 
+def audit_log() -> str:
+    """A copy of the audit topic for SQL (`cdp audit --load`); the topic stays the record.
+    Loading re-reads from the newest row's time, so overlapping rows share the sorting key
+    and ReplacingMergeTree folds them: query it with ``FINAL``."""
+    return """CREATE TABLE IF NOT EXISTS audit_log
+(
+    audit_id UUID,
+    at DateTime64(6, 'UTC'),
+    actor String,
+    role LowCardinality(String),
+    action LowCardinality(String),
+    subject String,
+    reason String,
+    outcome LowCardinality(String),
+    details String COMMENT 'JSON object'
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (at, audit_id)"""
+
+
 def _quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

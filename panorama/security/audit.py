@@ -94,7 +94,8 @@ class AuditLog:
         """
         event = audit_event(actor, action, subject, reason, outcome, details, role)
         errors: list[KafkaError] = []
-        self._producer.produce(self.topic, orjson.dumps(event), key=(subject or actor).encode(),
+        at_ms = int(datetime.fromisoformat(event["at"]).timestamp() * 1000)  # `cdp audit --since` seeks by it
+        self._producer.produce(self.topic, orjson.dumps(event), key=(subject or actor).encode(), timestamp=at_ms,
                                on_delivery=lambda err, _msg: errors.append(err) if err else None)
         remaining = self._producer.flush(self._timeout)
         if remaining or errors:

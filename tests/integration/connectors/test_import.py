@@ -84,7 +84,7 @@ def test_cli_creates_keys_and_imports(settings, tmp_path, monkeypatch):
     store = WriteKeyStore(settings)
     assert store.lookup(key).name == "crm-export"
     store.close()
-    assert runner.invoke(app, ["keys", "create", "--role", "admin", "--name", "x"]).exit_code != 0
+    assert runner.invoke(app, ["keys", "create", "--role", "superuser", "--name", "x"]).exit_code != 0
 
     customers = tmp_path / "customers.jsonl"
     customers.write_text('{"customer_id": "c1", "email": "a@example.com", "country": "France"}\n{"email": "no-id@example.com"}\n')
