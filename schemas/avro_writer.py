@@ -16,12 +16,12 @@ The generated function raises (``KeyError``, ``TypeError``, ``AttributeError``,
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastavro.validation import validate as fastavro_validate
 
+from schemas.avro_codegen import SourceBuilder
 from schemas.avro_names import named_types, resolve
 
 _INT_RANGE = (-(1 << 31), 1 << 31)
@@ -67,26 +67,15 @@ _RUNTIME = {
 }
 
 
-def _nullable_branch(union: list[Any]) -> Any:
+def nullable_branch(union: list[Any]) -> Any:
     branches = [b for b in union if b != "null"]
     if len(union) != 2 or len(branches) != 1:
         raise NotImplementedError(f"only [\"null\", T] unions are supported, got {union}")
     return branches[0]
 
 
-class _Generator:
+class _Generator(SourceBuilder):
     """Emits the body of ``encode(record) -> bytes`` for one schema."""
-
-    def __init__(self, names: dict[str, Any]) -> None:
-        self.lines: list[str] = []
-        self.names = names
-        self._ids = itertools.count()
-
-    def var(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}"
-
-    def emit(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
 
     def node(self, schema: Any, var: str, depth: int) -> None:
         schema = resolve(schema, self.names)
@@ -94,7 +83,7 @@ class _Generator:
             self.emit(depth, f"if {var} is None: ap(b'\\x00')")
             self.emit(depth, "else:")
             self.emit(depth + 1, "ap(b'\\x02')")
-            self.node(_nullable_branch(schema), var, depth + 1)
+            self.node(nullable_branch(schema), var, depth + 1)
             return
         kind = schema if isinstance(schema, str) else schema["type"]
         emitter = getattr(self, f"_{kind}", None)
@@ -148,17 +137,12 @@ class _Generator:
 
 def compile_writer(schema: dict[str, Any], prefix: bytes = b"") -> Callable[[Mapping[str, Any]], bytes]:
     """Return ``encode(record) -> prefix + Avro binary body`` specialised for ``schema``."""
-    gen = _Generator(named_types(schema))
+    gen = _Generator(schema)
     gen.emit(0, "def encode(record):")
     gen.emit(1, "out = [_prefix]; ap = out.append")
     gen.node(schema, "record", 1)
     gen.emit(1, "return b''.join(out)")
-    source = "\n".join(gen.lines)
-    namespace = dict(_RUNTIME, _prefix=prefix)
-    exec(compile(source, f"<avro writer {schema.get('name')}>", "exec"), namespace)  # noqa: S102
-    encode = namespace["encode"]
-    encode.source = source
-    return encode
+    return gen.compile("encode", f"avro writer {schema.get('name')}", dict(_RUNTIME, _prefix=prefix))
 
 
 def locate_error(schema: dict[str, Any], record: Any) -> tuple[str, str] | None:
@@ -172,7 +156,7 @@ def locate_error(schema: dict[str, Any], record: Any) -> tuple[str, str] | None:
 def _locate(schema: Any, datum: Any, path: str, names: dict[str, Any]) -> tuple[str, str] | None:
     schema = resolve(schema, names)
     if isinstance(schema, list):
-        return None if datum is None else _locate(_nullable_branch(schema), datum, path, names)
+        return None if datum is None else _locate(nullable_branch(schema), datum, path, names)
     kind = schema if isinstance(schema, str) else schema["type"]
     if kind == "record":
         return _locate_record(schema, datum, path, names)

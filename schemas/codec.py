@@ -20,6 +20,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader
 
 from panorama.errors import ContractError, UnknownSchemaError
+from schemas.avro_reader import CorruptAvro, compile_reader
 from schemas.avro_writer import compile_writer, locate_error
 from schemas.contract import SchemaVersion, schema_versions
 
@@ -49,6 +50,7 @@ class InteractionCodec:
         self._current = versions[-1]
         self._header = MARKER + self._current.fingerprint
         self._encode = compile_writer(self._current.schema, self._header)
+        self._read_current = compile_reader(self._current.schema)
         self._writers = {
             v.fingerprint: parse_schema(without_logical_types(v.schema)) for v in versions
         }
@@ -80,17 +82,22 @@ class InteractionCodec:
 
         Raises UnknownSchemaError for bytes that are not single-object encoded or carry a
         fingerprint this build does not know, ContractError for a truncated or corrupt body.
+        Bytes of the current schema go through the generated reader; older versions
+        through fastavro's schema resolution.
         """
         writer = self._writer_for(data)
-        reader = None if writer is self._reader else self._reader  # same schema: no resolution
-        buffer = BytesIO(data)
-        buffer.seek(HEADER_SIZE)
         try:
-            record = schemaless_reader(buffer, writer, reader)
-        except Exception as exc:  # noqa: BLE001 - fastavro raises EOFError, ValueError, ...
+            if writer is self._reader:
+                record, end = self._read_current(data, HEADER_SIZE)
+            else:
+                buffer = BytesIO(data)
+                buffer.seek(HEADER_SIZE)
+                record = schemaless_reader(buffer, writer, self._reader)
+                end = buffer.tell()
+        except (IndexError, UnicodeDecodeError, CorruptAvro, EOFError, ValueError) as exc:
             raise ContractError("<body>", f"corrupt or truncated Avro body: {exc!r}", "corrupt_body") from exc
-        if buffer.tell() != len(data):
-            raise ContractError("<body>", f"{len(data) - buffer.tell()} trailing bytes after the record", "corrupt_body")
+        if end != len(data):
+            raise ContractError("<body>", f"{len(data) - end} trailing bytes after the record", "corrupt_body")
         return record
 
     def _writer_for(self, data: bytes) -> Any:
