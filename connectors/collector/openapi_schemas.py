@@ -94,3 +94,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"model": Refused, "description": "the source exceeded its rate limit; retry after `Retry-After` seconds"},
     503: {"model": Refused, "description": "Kafka did not acknowledge in time; nothing is guaranteed stored, retry"},
 }
+
+# The same errors for a route whose success is plain text: FastAPI would document a
+# `model` response under the route's media type, but errors are always JSON.
+JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": spec["description"],
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refused"}}}}
+    for status, spec in ERROR_RESPONSES.items()
+}

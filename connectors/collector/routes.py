@@ -311,7 +311,7 @@ def collector_router(settings: Settings) -> APIRouter:
         return await collector.webhook(connector, request)
 
     @router.get("/webhooks/{connector}", summary="Provider URL verification", response_class=PlainTextResponse,
-                responses=docs.ERROR_RESPONSES)
+                responses=docs.JSON_ERROR_RESPONSES)
     @answering
     async def webhook_handshake(connector: str, request: Request):
         """Answer a provider's GET verification of the webhook URL (WeChat's `echostr`)."""
