@@ -8,13 +8,19 @@ after the first is closed.
 
 from __future__ import annotations
 
+import shutil
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from panorama.errors import ProjectionError, QueryError
+from projections.avro_input import AvroInsert, sql_string
 from projections.backend import QueryResult
+
+
+SPOOL_DIR = "avro-spool"  # under the data directory: Avro containers on their way in
 
 
 class ChdbBackend:
@@ -33,6 +39,10 @@ class ChdbBackend:
                 "ClickHouse directory: query through the process that holds it (`cdp sql` "
                 "does that when `cdp sink` runs) or stop it first."
             ) from e
+        self._spool = path / SPOOL_DIR
+        shutil.rmtree(self._spool, ignore_errors=True)  # what a killed process left behind
+        self._spool.mkdir()
+        self._spooled = count()
 
     def command(self, sql: str) -> None:
         self._run(sql, "TSVRaw")
@@ -50,8 +60,23 @@ class ChdbBackend:
         settings_sql = f" SETTINGS {_settings_sql(settings)}" if settings else ""
         self._run(f"INSERT INTO {table} ({columns}){settings_sql} SELECT * FROM Python(batch)", "TSVRaw")
 
+    def insert_avro(self, statement: AvroInsert, container: bytes, settings: dict[str, Any] | None = None) -> None:
+        """``INSERT ... SELECT ... FROM file(path, Avro, structure)``. chDB's streaming insert
+        takes no ``INSERT ... SELECT`` and a query parameter cannot carry binary bytes, so
+        the container goes through a file, deleted as soon as the insert returns (it stays
+        in the page cache meanwhile; the file is the ~1 % of the insert's cost)."""
+        spooled = self._spool / f"{next(self._spooled)}.avro"
+        spooled.write_bytes(container)
+        try:
+            source = f"file({sql_string(str(spooled))}, 'Avro', {sql_string(statement.structure)})"
+            settings_sql = f" SETTINGS {_settings_sql(settings)}" if settings else ""
+            self._run(statement.sql(source, settings_sql), "TSVRaw")
+        finally:
+            spooled.unlink()
+
     def close(self) -> None:
         self._session.close()
+        shutil.rmtree(self._spool, ignore_errors=True)
 
     def _run(self, sql: str, fmt: str) -> Any:
         try:

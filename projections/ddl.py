@@ -10,6 +10,7 @@ snapshot their output.
 
 from __future__ import annotations
 
+from projections.avro_input import sql_string
 from projections.event_columns import column_definitions
 
 
@@ -32,7 +33,7 @@ def event_log() -> str:
     because ReplacingMergeTree deduplicates rows with equal sorting keys, and a
     redelivered event carries the same type, customer and time.
     """
-    columns = ",\n".join(f"    `{name}` {type_} COMMENT {_quoted(doc)}" for name, type_, doc in column_definitions())
+    columns = ",\n".join(f"    `{name}` {type_} COMMENT {sql_string(doc)}" for name, type_, doc in column_definitions())
     return f"""CREATE TABLE IF NOT EXISTS event_log
 (
 {columns}
@@ -189,7 +190,3 @@ def audit_log() -> str:
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(at)
 ORDER BY (at, audit_id)"""
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -7,6 +7,7 @@ from typing import Any
 import pyarrow as pa
 
 from panorama.errors import ProjectionError, QueryError, StoreUnavailable
+from projections.avro_input import AvroInsert, sql_string
 from projections.backend import QueryResult
 
 
@@ -35,6 +36,12 @@ class ServerBackend:
 
     def insert(self, table: str, data: pa.Table, settings: dict[str, Any] | None = None) -> None:
         self._call(self._client.insert_arrow, table, data, settings=settings or {})
+
+    def insert_avro(self, statement: AvroInsert, container: bytes, settings: dict[str, Any] | None = None) -> None:
+        """``INSERT ... SELECT ... FROM input(structure) FORMAT Avro`` with the container as
+        the HTTP body: the server decodes it, as chDB does from its file."""
+        sql = statement.sql(f"input({sql_string(statement.structure)})") + "\nFORMAT Avro"
+        self._call(self._client.command, sql, data=container, settings=settings or {})
 
     def close(self) -> None:
         self._client.close()

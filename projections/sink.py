@@ -3,9 +3,12 @@
 Contract, in the order things happen for each batch:
 
 1. consume up to ``batch_size`` messages or ``batch_seconds`` of them;
-2. decode and build one column table (no per-row JSON);
-3. insert it; if ClickHouse refuses or is unreachable, pause the partitions and retry
-   the *same* batch with backoff until it lands — nothing is skipped or reordered;
+2. re-frame them, without decoding, as one Avro container file whose rows are the Kafka
+   key, partition and offset followed by the event (``projections/avro_container.py``);
+3. insert it with an ``INSERT ... SELECT`` in which ClickHouse decodes the Avro itself
+   (``projections/event_columns.py``); if ClickHouse refuses or is unreachable, pause the
+   partitions and retry the *same* batch with backoff until it lands — nothing is
+   skipped or reordered;
 4. only then commit the offsets after the batch.
 
 A crash between 3 and 4 redelivers the batch, and the producer may have written an
@@ -15,9 +18,13 @@ insert deduplication is switched off on purpose (``insert_deduplicate=0``): its 
 is finite, and the hashes it leaves behind after ``ALTER ... DELETE`` would swallow a
 legitimate re-insert after an erasure.
 
-A message that cannot be decoded stops the sink with its topic/partition/offset: the
-producer validates every event, so such a message means a schema this build does not
-know, and skipping it would silently lose data.
+Messages written with the current schema go straight into the container. A message of
+an older known schema version is decoded and re-encoded with the current one first
+(Avro schema resolution, defaults included) — slow, but only for those messages. A
+message that cannot be decoded (unknown fingerprint, not single-object encoded, or a
+corrupt body that made ClickHouse refuse the batch) stops the sink with its
+topic/partition/offset: the producer validates every event, so such a message means a
+schema this build does not know, and skipping it would silently lose data.
 """
 
 from __future__ import annotations
@@ -31,9 +38,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from panorama.errors import ContractError, ProjectionError
 from panorama.settings import Settings
+from projections.avro_container import ContainerWriter
 from projections.backend import Backend
-from projections.event_columns import event_row, rows_to_table
-from schemas.codec import InteractionCodec
+from projections.event_columns import event_log_insert
+from schemas.codec import MARKER, InteractionCodec
+from schemas.contract import current_schema
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +81,9 @@ class EventsSink:
         self.on_batch = on_batch
         self.stats = SinkStats()
         self._codec = InteractionCodec()
+        self._current_header = MARKER + self._codec.fingerprint
+        self._container = ContainerWriter(current_schema())
+        self._insert = event_log_insert(current_schema())
         self._from_beginning = from_beginning
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()
@@ -137,24 +149,33 @@ class EventsSink:
     def _write(self, messages: list[Message]) -> None:
         rows = []
         next_offsets: dict[int, int] = {}
+        row, current = self._container.row, self._current_header
         for msg in messages:
-            try:
-                record = self._codec.decode(msg.value())
-            except ContractError as e:
-                raise ProjectionError(
-                    f"cannot decode {msg.topic()}[{msg.partition()}]@{msg.offset()}: {e}. The sink stops rather "
-                    "than skip it; upgrade this consumer to a build that knows the schema."
-                ) from e
-            key, partition, offset = msg.key(), msg.partition(), msg.offset()
-            rows.append(event_row(record, key.decode() if key else "", partition, offset))
+            value, partition, offset = msg.value() or b"", msg.partition(), msg.offset()
+            if not value.startswith(current):
+                value = self._upcast(msg)
+            rows.append(row(msg.key(), partition, offset, value))
             next_offsets[partition] = offset + 1  # messages of one partition arrive in order
-        self._insert_until_durable(rows_to_table(rows))
+        self._insert_until_durable(self._container.container(rows), messages)
         self._commit(next_offsets)
         self.stats.events += len(messages)
         self.stats.batches += 1
         self.stats.positions.update(next_offsets)
         if self.on_batch:
             self.on_batch(self.stats, len(messages))
+
+    def _upcast(self, msg: Message) -> bytes:
+        """The message re-encoded with the current schema, or ProjectionError naming it."""
+        return self._codec.encode(self._decode(msg))
+
+    def _decode(self, msg: Message) -> dict:
+        try:
+            return self._codec.decode(msg.value() or b"")
+        except ContractError as e:
+            raise ProjectionError(
+                f"cannot decode {msg.topic()}[{msg.partition()}]@{msg.offset()}: {e}. The sink stops rather "
+                "than skip it; upgrade this consumer to a build that knows the schema."
+            ) from e
 
     def _commit(self, next_offsets: dict[int, int]) -> None:
         """Commit after a durable insert. A failed commit (a rebalance took the partition)
@@ -166,19 +187,26 @@ class EventsSink:
         except KafkaException as e:
             log.warning("offset commit on %s failed, the batch will be re-read: %s", self.topic, e)
 
-    def _insert_until_durable(self, table) -> None:
+    def _insert_until_durable(self, container: bytes, messages: list[Message]) -> None:
         """Insert, retrying the same batch with backoff; partitions stay paused meanwhile
-        (polling continues so the consumer keeps its group membership)."""
+        (polling continues so the consumer keeps its group membership).
+
+        On the first failure every message is decoded in Python: a corrupt one is why
+        ClickHouse refused the batch, and retrying would never end, so the sink stops
+        naming it. If all decode, the store is what failed, and the batch is retried."""
         backoff = 0.5
         paused: list[TopicPartition] = []
         try:
             while True:
                 try:
-                    self.backend.insert("event_log", table, INSERT_SETTINGS)
+                    self.backend.insert_avro(self._insert, container, INSERT_SETTINGS)
                     return
                 except ProjectionError as e:
+                    if not paused:  # the first failure of this batch
+                        for msg in messages:
+                            self._decode(msg)
                     self.stats.retries += 1
-                    log.warning("insert of %d events failed, retrying in %.1fs: %s", table.num_rows, backoff, e)
+                    log.warning("insert of %d events failed, retrying in %.1fs: %s", len(messages), backoff, e)
                     if not paused:
                         paused = self._consumer.assignment()
                         self._consumer.pause(paused)

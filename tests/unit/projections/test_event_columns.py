@@ -1,4 +1,4 @@
-"""The event_log column list: parity with the DDL, no personal data, values as expected."""
+"""The event_log column list: parity with the DDL and the insert, no personal data read."""
 
 from __future__ import annotations
 
@@ -6,62 +6,62 @@ import re
 
 import pytest
 
+from projections.avro_container import KAFKA_FIELDS, row_schema
+from projections.avro_input import avro_insert
 from projections.ddl import event_log
-from projections.event_columns import EVENT_COLUMNS, KAFKA_COLUMNS, column_definitions, event_table
-from schemas.contract import iter_fields, current_schema, pii_fields
-from schemas.examples import example_records
+from projections.event_columns import EVENT_COLUMNS, KAFKA_COLUMNS, column_definitions, event_log_insert
+from schemas.contract import current_schema, iter_fields, pii_fields
+
+
+def _personal(path: str) -> bool:
+    return any(path == p or path.startswith(p + ".") for p, _ in pii_fields())
 
 
 def test_table_columns_are_the_column_list_in_order():
     declared = re.findall(r"^\s+`(\w+)` ", event_log(), re.M)
     assert declared == [name for name, _, _ in column_definitions()]
+    assert list(event_log_insert(current_schema()).columns) == declared
 
 
 def test_every_source_path_exists_in_the_contract():
     paths = {path for path, _ in iter_fields(current_schema())}
     for column in EVENT_COLUMNS:
-        assert set(column.sources) <= paths, column.name
+        assert column.sources and set(column.sources) <= paths, column.name
+    for column in KAFKA_COLUMNS:
+        assert set(column.sources) <= {f["name"] for f in KAFKA_FIELDS}, column.name
 
 
 def test_no_column_reads_a_personal_field():
-    personal = [path for path, _ in pii_fields()]
-    for column in EVENT_COLUMNS:
+    for column in (*EVENT_COLUMNS, *KAFKA_COLUMNS):
         for source in column.sources:
-            assert not any(source == p or source.startswith(p + ".") for p in personal), (column.name, source)
+            assert not _personal(source), (column.name, source)
 
 
-def _strings(value) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    return [value] if isinstance(value, str) and len(value) > 3 else []
+def test_no_input_column_is_personal():
+    """Only whole nullable payload records (``order``) may carry personal leaves into the
+    insert, never a column that is itself personal (``context.ip``, ``traits``)."""
+    structure = event_log_insert(current_schema()).structure
+    inputs = re.findall(r"(?:^|, )`([\w.]+)` ", structure)
+    assert "order" in inputs and "source.channel" in inputs and "context.ip" not in inputs
+    assert not [name for name in inputs if _personal(name)]
 
 
-def test_no_personal_value_reaches_the_table():
-    records = list(example_records().values())
-    table = event_table(records, ["k"] * len(records), [0] * len(records), list(range(len(records))))
-    cells = {str(v) for column in table.columns for v in column.to_pylist()}
-    for record in records:
-        for path, _ in pii_fields():
-            value = record
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            for secret in _strings(value):
-                assert not any(secret in cell for cell in cells), f"{path} value leaked into event_log"
+def test_paths_become_dotted_columns_through_records_and_tuple_access_through_unions():
+    insert = event_log_insert(current_schema())
+    expressions = dict(zip(insert.columns, insert.expressions))
+    assert expressions["channel"] == "`source.channel`"
+    assert expressions["order_total_minor"] == "ifNull(`order`.`total`.`amount_minor`, 0)"
+    assert "`context.campaign`.`name`" in expressions["campaign_id"]
+    assert "`source.channel` String" in insert.structure
+    assert "`order` Nullable(Tuple(`order_id` String, " in insert.structure
+    assert "`event_id` UUID" in insert.structure and "`occurred_at` DateTime64(6, 'UTC')" in insert.structure
+    assert "`kafka_offset` FixedString(8)" in insert.structure
 
 
-def test_values_of_an_order_and_a_survey():
-    examples = example_records()
-    order, survey = examples["order_placed"], examples["survey_answered"]
-    table = event_table([order, survey], ["key-a", "key-b"], [2, 2], [40, 41]).to_pylist()
-    assert table[0]["order_id"] == order["order"]["order_id"]
-    assert table[0]["order_total_minor"] == order["order"]["total"]["amount_minor"]
-    assert table[0]["currency"] == order["order"]["total"]["currency"]
-    assert table[0]["survey_score"] is None
-    assert table[1]["survey_score"] == survey["survey"]["score"]
-    assert table[1]["order_total_minor"] == 0
-    assert (table[1]["customer_key"], table[1]["kafka_partition"], table[1]["kafka_offset"]) == ("key-b", 2, 41)
-    assert table[0]["occurred_at"].timestamp() == pytest.approx(order["occurred_at"] / 1e6)
+def test_a_path_the_schema_lacks_is_refused_with_its_name():
+    with pytest.raises(ValueError, match="order.total.nope"):
+        avro_insert("t", [("x", "{order.total.nope}")], row_schema(current_schema()))
 
 
 def test_kafka_columns_close_the_table():
-    assert [name for name, *_ in column_definitions()][-len(KAFKA_COLUMNS):] == [c[0] for c in KAFKA_COLUMNS]
+    assert [name for name, *_ in column_definitions()][-len(KAFKA_COLUMNS):] == [c.name for c in KAFKA_COLUMNS]
