@@ -24,6 +24,8 @@ class Topics:
     def __init__(self, prefix: str):
         self.interactions = f"{prefix}.interactions"
         self.dlq = f"{prefix}.interactions.dlq"
+        self.signals = f"{prefix}.signals"  # lifecycle / churn-risk changes, keyed by customer id
+        self.identity = f"{prefix}.identity"  # merges and unmerges of customers
         self.audit = f"{prefix}.audit"
 
 

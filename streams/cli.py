@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from redis import Redis
 
-from panorama.errors import ProfileNotFound
+from panorama.errors import ProfileNotFound, StreamError
 from panorama.settings import Settings
 
 profile_app = typer.Typer(no_args_is_help=True, help="Read live customer profiles.")
@@ -55,9 +55,32 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
         _print_or_exit(lambda reader: reader.explain(identity), settings(), ProfileReader)
 
+    def unmerge(
+        identity: IdentityArg,
+        other: Annotated[str, typer.Argument(help="an identity of the same customer that is not the same person")],
+        reason: Annotated[str, typer.Option(help="why (kept in the graph history)")] = "",
+    ) -> None:
+        """Split the customer holding IDENTITY and OTHER apart; the pair is never linked again."""
+        from streams.identity.nodes import NodeNamer
+        from streams.identity.unmerge import unmerge as split_customer
+        from streams.stats import now_us
+        from streams.store import ProfileStore
+
+        config = settings()
+        namer = NodeNamer(config.routing_key_secret.get_secret_value().encode())
+        store = ProfileStore(Redis.from_url(config.redis_address), config.topic_prefix)
+        try:
+            decision = split_customer(store, namer.parse(identity), namer.parse(other), now_us(),
+                                      config.interactions_partitions, reason)
+        except StreamError as e:
+            typer.echo(f"not unmerged: {e}", err=True)
+            raise typer.Exit(1) from e
+        print(json.dumps(decision, indent=2))
+
     app.command()(worker)
     profile_app.command("get")(get)
     identity_app.command("explain")(explain)
+    identity_app.command("unmerge")(unmerge)
     app.add_typer(profile_app, name="profile")
     app.add_typer(identity_app, name="identity")
 

@@ -7,11 +7,23 @@ Layout (``{ns}`` is the topic prefix, so side-by-side deployments and tests neve
 ``{ns}:pf:{node}``             hash, field ``p``: the partial profile of the events routed
                                by identity ``node`` that arrived on partition ``p``; field
                                ``p:dd``: that partial's dedup memory (worker only)
+``{ns}:ev:{node}``             sorted set: the newest ``RECENT_EVENTS`` events routed by
+                               ``node`` (id, type, occurred_at, channel; no personal data)
 ``{ns}:id:root:{node}``        the root (customer id) of a non-root node
 ``{ns}:id:members:{root}``     set: every node of a customer (absent for a singleton)
 ``{ns}:id:label:{node}``       ``kind:value`` of a node, for ``cdp identity explain``
 ``{ns}:id:log:{node}``         list of JSON merge/refusal decisions involving root ``node``
+``{ns}:id:block:{node}``       set: nodes an operator unmerged from ``node`` (never re-linked)
+``{ns}:id:unmerges``           list of JSON unmerge decisions (operator actions, not in the log)
+``{ns}:sig:due:{p}``           sorted set: nodes touched on partition ``p`` and customers
+                               owned by ``p``, scored by when their signals are due
+``{ns}:sig:state:{customer}``  JSON: the last signals published for a customer, with seq
+``{ns}:out:{p}``               hash: outbox of partition ``p`` (records committed, not yet
+                               acknowledged by Kafka; see :mod:`streams.outbox`)
 =============================  ==========================================================
+
+Erasure of an identity deletes every key that names its node (``pf``, ``ev``, ``id:*``)
+and, for a customer, ``sig:state``; the outbox and ``sig:due`` hold only node ids.
 
 One partial has exactly one writer: the owner of partition ``p``. A batch of partition
 ``p`` is written in one MULTI/EXEC with the new offset, under WATCH of the offset key
@@ -33,8 +45,10 @@ from redis import Redis, WatchError
 
 from panorama.errors import FencedError, ProfileNotFound
 from streams.identity.graph import Decision, IdentityGraph, LinkRules, Merge
+from streams.outbox import outbox_entry, record_id
 from streams.profiles.codec import decode_partial, encode_partial
 from streams.profiles.fold import Partial
+from streams.signals.due import TOUCH_LUA
 
 _RESOLVE = """
 local root = redis.call('GET', KEYS[1]) or ARGV[1]
@@ -50,11 +64,23 @@ local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, ARGV[1], ARGV[2]) end
 return out
 """
-_STORE_PARTIALS = """
-for i, key in ipairs(KEYS) do redis.call('HSET', key, ARGV[1], ARGV[2 * i + 1], ARGV[2], ARGV[2 * i + 2]) end
-return #KEYS
+# KEYS: n partial keys, n recent-event keys, the due set. ARGV: field, dedup field, when the
+# touched nodes are due, recent-event cap, then per partial: node, aggregate, dedup, events.
+_STORE_PARTIALS = TOUCH_LUA + """
+local n = (#KEYS - 1) / 2
+local at, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, n do
+  local base = 4 * i
+  redis.call('HSET', KEYS[i], ARGV[1], ARGV[base + 2], ARGV[2], ARGV[base + 3])
+  local events = cjson.decode(ARGV[base + 4])
+  for _, e in ipairs(events) do redis.call('ZADD', KEYS[n + i], e[1], e[2]) end
+  if #events > 0 then redis.call('ZREMRANGEBYRANK', KEYS[n + i], 0, -(cap + 1)) end
+  touch(KEYS[#KEYS], ARGV[base + 1], at)
+end
+return n
 """
 DEDUP_SUFFIX = ":dd"
+RECENT_EVENTS = 50  # per routing identity
 
 
 @dataclass(frozen=True)
@@ -92,11 +118,38 @@ class Keys:
     def log(self, node: str) -> str:
         return f"{self.ns}:id:log:{node}"
 
+    def block(self, node: str) -> str:
+        return f"{self.ns}:id:block:{node}"
+
+    def recent(self, node: str) -> str:
+        return f"{self.ns}:ev:{node}"
+
+    @property
+    def unmerges(self) -> str:
+        return f"{self.ns}:id:unmerges"
+
+    def due(self, partition: int) -> str:
+        return f"{self.ns}:sig:due:{partition}"
+
+    def signal_state(self, customer: str) -> str:
+        return f"{self.ns}:sig:state:{customer}"
+
+    def outbox(self, partition: int) -> str:
+        return f"{self.ns}:out:{partition}"
+
+    def families(self) -> list[str]:
+        """Patterns of every key derived from the log (rebuild drops them). Kept: operator
+        decisions (``id:block``, ``id:unmerges``), the last published signals (so a rebuild
+        publishes only real changes) and the outbox (records committed, not yet sent)."""
+        return [f"{self.ns}:{family}:*" for family in ("off", "pf", "ev", "id:root", "id:members", "id:label",
+                                                         "id:log", "sig:due")]
+
 
 class ProfileStore:
     def __init__(self, redis: Redis, namespace: str, rules: LinkRules | None = None):
         self.redis = redis
         self.keys = Keys(namespace)
+        self.identity_topic = f"{namespace}.identity"  # Settings.topics.identity: the namespace is the topic prefix
         self.rules = rules or LinkRules()
         self._resolve = redis.register_script(_RESOLVE)
         self._load_partials = redis.register_script(_LOAD_PARTIALS)
@@ -119,12 +172,20 @@ class ProfileStore:
         return {node: None if agg is None else decode_partial(agg, dd) for node, (agg, dd) in zip(nodes, found)}
 
     def commit(self, topic: str, partition: int, expected: int, offset: int, partials: Mapping[str, Partial],
-               links: list[LinkRequest], labels: Mapping[str, str]) -> list[Decision]:
-        """Store a batch's partials, links and labels with the partition's new ``offset``,
-        atomically. ``expected`` is the offset this writer believes is stored; if another
-        writer moved it, raises :class:`FencedError` and writes nothing."""
-        blob_args = [blob for p in partials.values() for blob in encode_partial(p)]
-        partial_keys = [self.keys.partial(node) for node in partials]
+               links: list[LinkRequest], labels: Mapping[str, str], recent: Mapping[str, list] | None = None,
+               now: int = 0, debounce_us: int = 0) -> list[Decision]:
+        """Store a batch's partials (with their new ``recent`` events: node -> [(occurred_at,
+        member)]), links and labels with the partition's new ``offset``, atomically; mark the
+        touched nodes due for signals at ``now + debounce_us``; queue merges in the outbox.
+        ``expected`` is the offset this writer believes is stored; if another writer moved
+        it, raises :class:`FencedError` and writes nothing."""
+        recent = recent or {}
+        nodes = list(partials)
+        store_args = [partition, f"{partition}{DEDUP_SUFFIX}", now + debounce_us, RECENT_EVENTS]
+        for node, partial in partials.items():
+            store_args += [node, *encode_partial(partial), orjson.dumps(recent.get(node, ()))]
+        store_keys = [self.keys.partial(n) for n in nodes] + [self.keys.recent(n) for n in nodes]
+        store_keys.append(self.keys.due(partition))
         offset_key = self.keys.offset(topic, partition)
         link_nodes = sorted({n for request in links for n in request.nodes})
         with self.redis.pipeline() as pipe:
@@ -138,13 +199,12 @@ class ProfileStore:
                     graph = self._watched_graph(pipe, link_nodes)
                     decisions = [d for r in links for d in graph.link(r.nodes, r.event_id, r.occurred_at)]
                     pipe.multi()
-                    if partial_keys:
-                        self._store_partials(keys=partial_keys, client=pipe,
-                                             args=[partition, f"{partition}{DEDUP_SUFFIX}", *blob_args])
+                    if nodes:
+                        self._store_partials(keys=store_keys, args=store_args, client=pipe)
                     for node, label in labels.items():
                         pipe.set(self.keys.label(node), label)
                     for decision in decisions:
-                        self._queue_decision(pipe, decision)
+                        self._queue_decision(pipe, decision, partition, now)
                     pipe.set(offset_key, offset)
                     pipe.execute()
                     return decisions
@@ -166,9 +226,13 @@ class ProfileStore:
         members = {root: {m.decode() for m in found} for root, found in zip(components, reader.execute()) if found}
         for root, found in members.items():
             roots.update((m, root) for m in found if m != root)
-        return IdentityGraph(roots, members, self.rules)
+        everyone = sorted({m for root in components for m in members.get(root, {root})})
+        for node in everyone:
+            reader.smembers(self.keys.block(node))
+        blocked = {n: {b.decode() for b in found} for n, found in zip(everyone, reader.execute()) if found}
+        return IdentityGraph(roots, members, self.rules, blocked)
 
-    def _queue_decision(self, pipe, decision: Decision) -> None:
+    def _queue_decision(self, pipe, decision: Decision, partition: int, now: int) -> None:
         entry = orjson.dumps(decision.as_dict())
         if isinstance(decision, Merge):
             for node in decision.moved:
@@ -176,6 +240,9 @@ class ProfileStore:
             pipe.sadd(self.keys.members(decision.winner), decision.winner, *decision.moved)
             pipe.delete(self.keys.members(decision.loser))
             involved = (decision.winner, decision.loser)
+            record = {"id": record_id(self.keys.ns, "merge", decision.event_id, decision.winner, decision.loser),
+                      "recorded_at": now, "customer_id": decision.winner, **decision.as_dict()}
+            pipe.hset(self.keys.outbox(partition), *outbox_entry(self.identity_topic, decision.winner, record))
         else:
             involved = decision.roots
         for root in involved:
@@ -185,8 +252,12 @@ class ProfileStore:
 
     def resolve(self, node: str) -> tuple[str, list[str]]:
         """(customer id, every node of that customer), read atomically."""
-        found = [m.decode() for m in self._resolve(keys=[self.keys.root(node)], args=[node, self.keys.members_prefix])]
+        found = [m.decode() for m in self.resolve_queued(self.redis, node)]
         return found[0], found[1:]
+
+    def resolve_queued(self, client, node: str):
+        """Run the resolve script on ``client`` (a pipeline queues it): [root, *members]."""
+        return self._resolve(keys=[self.keys.root(node)], args=[node, self.keys.members_prefix], client=client)
 
     def read_partials(self, nodes: Iterable[str]) -> list[Partial]:
         pipe = self.redis.pipeline(transaction=False)
@@ -194,6 +265,15 @@ class ProfileStore:
             pipe.hgetall(self.keys.partial(node))
         return [decode_partial(blob) for fields in pipe.execute() for field, blob in fields.items()
                 if not field.endswith(DEDUP_SUFFIX.encode())]
+
+    def recent_events(self, nodes: list[str], limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` newest events routed by any of ``nodes``, newest first."""
+        pipe = self.redis.pipeline(transaction=False)
+        for node in nodes:
+            pipe.zrange(self.keys.recent(node), 0, limit - 1, desc=True)
+        events = [orjson.loads(member) for found in pipe.execute() for member in found]
+        events.sort(key=lambda e: (e["occurred_at"], e["id"]), reverse=True)
+        return events[:limit]
 
     def explain(self, node: str) -> dict[str, Any]:
         """The customer ``node`` belongs to, its identities, and every merge or refused
@@ -203,11 +283,20 @@ class ProfileStore:
         labels = self.redis.mget([self.keys.label(m) for m in members])
         if not any(labels):
             raise ProfileNotFound(f"no customer has the identity node {node}")
+        label_of = {m: (lbl.decode() if lbl else m) for m, lbl in zip(members, labels)}
+        history = self.history(members)
+        return {"customer_id": customer_id, "identities": sorted(label_of.values()), "labels": label_of,
+                "version": len(history), "history": history}
+
+    def history(self, members: list[str]) -> list[dict[str, Any]]:
+        """Every decision (merge, refusal, unmerge) involving any of ``members``, oldest
+        first: the versioned history of their part of the graph."""
         pipe = self.redis.pipeline(transaction=False)
         for member in members:
             pipe.lrange(self.keys.log(member), 0, -1)
-        entries = {raw: orjson.loads(raw) for found in pipe.execute() for raw in found}
-        label_of = {m: (lbl.decode() if lbl else m) for m, lbl in zip(members, labels)}
-        history = sorted(entries.values(), key=lambda e: (e["occurred_at"], e["event_id"]))
-        return {"customer_id": customer_id, "identities": sorted(label_of.values()), "labels": label_of,
-                "history": history}
+        pipe.lrange(self.keys.unmerges, 0, -1)
+        *logs, unmerges = pipe.execute()
+        entries = {raw: orjson.loads(raw) for found in logs for raw in found}
+        mine = set(members)
+        entries.update((raw, u) for raw in unmerges if mine & set((u := orjson.loads(raw))["apart"] + u["removed"]))
+        return sorted(entries.values(), key=lambda e: (e["occurred_at"], e["event_id"]))

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from redis import Redis
 
 from panorama.errors import ContractError, FencedError, StreamError
+from panorama.privacy.hooks import Opener
 from panorama.settings import Settings
 from producers.dead_letter import dead_letter_record
 from producers.producer import producer_config
@@ -27,8 +28,12 @@ from schemas.codec import InteractionCodec
 from schemas.identities import routing_identity
 from streams.identity.graph import LinkRules, Merge
 from streams.identity.nodes import NodeNamer, identity_count
+from streams.outbox import OutboxPublisher
 from streams.profiles.fold import Partial, apply
-from streams.store import LinkRequest, ProfileStore
+from streams.signals.rules import SignalRules
+from streams.signals.sweep import SignalSweeper
+from streams.stats import LatencyHistogram, WorkerStats, now_us
+from streams.store import RECENT_EVENTS, LinkRequest, ProfileStore
 
 log = logging.getLogger(__name__)
 MAX_CACHED_PARTIALS = 200_000  # per worker; past it the cache is dropped and reloaded from Redis
@@ -38,30 +43,27 @@ def consumer_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}.profile-builder"
 
 
-@dataclass
-class WorkerStats:
-    events: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    batches: int = 0
-    merges: int = 0
-    fenced: int = 0
-
-
 class ProfileWorker:
     """One member of the profile-builder consumer group. Run as many as there are
     partitions; each owns the partials of the partitions it is assigned."""
 
     def __init__(self, settings: Settings, rules: LinkRules | None = None, batch_size: int = 5000,
-                 batch_wait_s: float = 0.05, session_timeout_ms: int = 10_000):
+                 batch_wait_s: float = 0.05, session_timeout_ms: int = 10_000, signal_rules: SignalRules = SignalRules(),
+                 signal_debounce_s: float = 1.0, clock: Callable[[], int] = now_us):
         self.settings = settings
         self.topic = settings.topics.interactions
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
         self.codec = InteractionCodec()
+        self.privacy = Opener(settings)  # opens sealed personal fields, drops forgotten customers' events
         self.namer = NodeNamer(settings.routing_key_secret.get_secret_value().encode())
         self.store = ProfileStore(Redis.from_url(settings.redis_address), settings.topic_prefix, rules)
         self.stats = WorkerStats()
+        self.latency = LatencyHistogram()
+        self.clock = clock  # µs since the epoch: when signals are evaluated ("now" of the rules)
+        self.signal_debounce_us = int(signal_debounce_s * 1e6)
+        self.sweeper = SignalSweeper(self.store, settings.topics.signals, settings.interactions_partitions, signal_rules)
+        self.outbox = OutboxPublisher(self.store.redis, producer_config(settings))
         self._positions: dict[int, int] = {}  # owned partition -> offset stored in Redis
         self._partials: dict[int, dict[str, Partial]] = {}
         self._lag: dict[int, int] = {}
@@ -89,11 +91,22 @@ class ProfileWorker:
                 messages = self._consumer.consume(self.batch_size, self.batch_wait_s)
                 if messages:
                     self.process(messages)
+                self.publish_signals()
                 self._measure_lag()
         finally:
             self._consumer.close()
+            self.outbox.close()
             if self._dlq is not None:
                 self._dlq.flush(30)
+
+    def publish_signals(self) -> None:
+        """For each owned partition: evaluate the customers whose signals are due, then
+        publish the partition's outbox (signals and identity changes committed so far,
+        including any a crashed previous owner left behind)."""
+        now = self.clock()
+        for partition in self.partitions:
+            self.stats.signals += self.sweeper.sweep(partition, now)
+            self.stats.published += self.outbox.publish(self.store.keys.outbox(partition))
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
@@ -161,6 +174,7 @@ class ProfileWorker:
                 new_nodes.add(node)
         labels: dict[str, str] = {}
         touched: dict[str, Partial] = {}
+        recent: dict[str, list] = defaultdict(list)
         links: list[LinkRequest] = []
         for node, record in routed:
             partial = cache[node]
@@ -169,6 +183,8 @@ class ProfileWorker:
             touched[node] = partial
             if partial.events == before:
                 self.stats.duplicates += 1
+            else:
+                recent[node].append(_recent_entry(record))
             if node in new_nodes and node not in labels:
                 labels[node] = ":".join(routing_identity(record["identities"]))
             if identity_count(record["identities"]) >= 2:
@@ -178,27 +194,38 @@ class ProfileWorker:
         if self._dlq is not None and self._dlq.flush(30):
             raise StreamError("dead-letter records still undelivered after 30 s; not advancing the position")
         last = fresh[-1].offset()
+        now = self.clock()
         try:
-            decisions = self.store.commit(self.topic, partition, expected, last, touched, links, labels)
+            decisions = self.store.commit(self.topic, partition, expected, last, touched, links, labels,
+                                          {node: sorted(found)[-RECENT_EVENTS:] for node, found in recent.items()},
+                                          now, self.signal_debounce_us)
         except FencedError as e:
             self.stats.fenced += 1
             log.warning("%s; reloading partition %d", e, partition)
             self._resync(partition)
             return
         self._positions[partition] = last
+        self.latency.observe_us([r["received_at"] for r in records], now_us())
         self.stats.events += len(records)
         self.stats.batches += 1
         self.stats.merges += sum(1 for d in decisions if isinstance(d, Merge))
         self._consumer.commit(offsets=[TopicPartition(self.topic, partition, last + 1)], asynchronous=True)
 
     def _decode(self, messages: list[Message]) -> list[dict]:
-        records = []
+        decoded, sources = [], []
         for msg in messages:
             try:
-                records.append(self.codec.decode(msg.value()))
+                decoded.append((self.codec.decode(msg.value()), msg.key()))
+                sources.append(msg)
             except ContractError as e:
                 self._dead_letter(msg, e)
-        return records
+        opened = self.privacy.open_batch(decoded)
+        for index, error in opened.errors:  # tampered or unreadable sealed fields
+            self._dead_letter(sources[index], error)
+        if opened.forgets_seen:  # a customer was forgotten: a cached partial may still hold it
+            for cache in self._partials.values():
+                cache.clear()
+        return [record for _, record in opened.records]
 
     def _dead_letter(self, msg: Message, error: ContractError) -> None:
         """An undecodable message cannot be folded; park it with its reason rather than
@@ -217,3 +244,10 @@ class ProfileWorker:
         self._positions[partition] = stored
         self._partials[partition] = {}
         self._consumer.seek(TopicPartition(self.topic, partition, stored + 1 if stored >= 0 else OFFSET_BEGINNING))
+
+
+def _recent_entry(record: dict) -> tuple[int, str]:
+    """(score, member) of an event in its identity's recent-events set: no personal data."""
+    member = orjson.dumps({"id": record["event_id"], "type": record["type"], "occurred_at": record["occurred_at"],
+                           "channel": record["source"]["channel"]})
+    return record["occurred_at"], member.decode()

@@ -44,6 +44,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1",
              "min.insync.replicas": min_isr},
         ),
+        # Published by the profile workers (streams/README.md): JSON records keyed by customer id,
+        # retained forever like the log they are derived from (automation reads them; replays can too).
+        *(TopicSpec(name, settings.interactions_partitions, rf,
+                    {"cleanup.policy": "delete", "retention.ms": "-1", "min.insync.replicas": min_isr})
+          for name in (settings.topics.signals, settings.topics.identity)),
     ]
 
 

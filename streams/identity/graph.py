@@ -88,10 +88,11 @@ class IdentityGraph:
     """
 
     def __init__(self, roots: dict[str, str] | None = None, members: dict[str, set[str]] | None = None,
-                 rules: LinkRules | None = None):
+                 rules: LinkRules | None = None, blocked: dict[str, set[str]] | None = None):
         self.roots = roots if roots is not None else {}
         self.members = members if members is not None else {}
         self.rules = rules or LinkRules()
+        self.blocked = blocked if blocked is not None else {}  # node -> nodes an operator unmerged from it
 
     def root(self, node: str) -> str:
         return self.roots.get(node, node)
@@ -110,7 +111,7 @@ class IdentityGraph:
         if root_a == root_b:
             return None
         members_a, members_b = self.component(root_a), self.component(root_b)
-        reason = self.rules.violation(members_a | members_b)
+        reason = self.rules.violation(members_a | members_b) or self._blocked(members_a, members_b)
         if reason:
             return Refusal(event_id, occurred_at, (root_a, root_b), (a, b), reason)
         winner, loser = sorted((root_a, root_b), key=rank)
@@ -120,3 +121,10 @@ class IdentityGraph:
         for node in moved:
             self.roots[node] = winner
         return Merge(event_id, occurred_at, winner, loser, tuple(sorted(moved)), (a, b))
+
+    def _blocked(self, members_a: set[str], members_b: set[str]) -> str | None:
+        for node in sorted(members_a):
+            apart = self.blocked.get(node, set()) & members_b
+            if apart:
+                return f"{node} and {min(apart)} were unmerged by an operator"
+        return None

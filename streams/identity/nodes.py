@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from producers.keys import RoutingKeys
 from schemas.identities import normalise_identity
 
 KIND_RANK = {"user_id": 0, "email": 2, "phone": 3, "device_id": 4, "anonymous_id": 5}
@@ -40,6 +39,10 @@ class NodeNamer:
     """Turns identities into node ids with the platform's routing-key secret."""
 
     def __init__(self, secret: bytes):
+        # imported here: the producer package imports this module (privacy hooks), so a
+        # module-level import would be circular whichever side is imported first
+        from producers.keys import RoutingKeys
+
         self._keys = RoutingKeys(secret)
 
     def node(self, kind: str, value: str) -> str:

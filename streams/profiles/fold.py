@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEDUP_MEMORY = 256
+ORDER_TIMES = 24  # the newest order timestamps kept: a customer's purchase rhythm, bounded
 Key = tuple[int, str]  # (occurred_at, event_id): the total order of last-write-wins registers
 Register = tuple[int, str, Any]  # (occurred_at, event_id, value)
 
@@ -47,6 +48,8 @@ class Partial:
     revenue: dict[str, int] = field(default_factory=dict)  # currency -> minor units
     refunded: dict[str, int] = field(default_factory=dict)
     last_order: Register | None = None
+    first_order: int | None = None
+    order_times: list[int] = field(default_factory=list)  # newest ORDER_TIMES order instants, descending
     products: set[str] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
     tickets: dict[str, Register] = field(default_factory=dict)  # ticket_id -> status register
@@ -129,6 +132,8 @@ def _order_placed(partial: Partial, event: Mapping[str, Any], at: int, event_id:
     partial.orders += 1
     _add(partial.revenue, total["currency"], total["amount_minor"])
     partial.last_order = _later(partial.last_order, (at, event_id, {"order_id": order["order_id"], "total": total}))
+    partial.first_order = at if partial.first_order is None else min(partial.first_order, at)
+    partial.order_times = _newest_times(partial.order_times, [at])
     for item in order.get("line_items") or ():
         partial.products.add(item.get("product_id") or item["sku"])
         if item.get("category"):
@@ -196,6 +201,12 @@ def _lww_maps(a: dict[str, Register], b: dict[str, Register]) -> dict[str, Regis
     return out
 
 
+def _newest_times(a: list[int], b: list[int]) -> list[int]:
+    """The ``ORDER_TIMES`` largest of two multisets of instants: the same whatever the split
+    or order of the events they came from."""
+    return sorted(a + b, reverse=True)[:ORDER_TIMES]
+
+
 def _optional(fn, a, b):
     if a is None:
         return b
@@ -220,6 +231,8 @@ def merge(a: Partial, b: Partial) -> Partial:
         revenue=_sum_maps(a.revenue, b.revenue),
         refunded=_sum_maps(a.refunded, b.refunded),
         last_order=_optional(_later, a.last_order, b.last_order),
+        first_order=_optional(min, a.first_order, b.first_order),
+        order_times=_newest_times(a.order_times, b.order_times),
         products=a.products | b.products,
         categories=a.categories | b.categories,
         tickets=_lww_maps(a.tickets, b.tickets),

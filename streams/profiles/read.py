@@ -18,7 +18,8 @@ from panorama.settings import Settings
 from streams.identity.nodes import NodeNamer
 from streams.profiles.fold import Partial, merge
 from streams.profiles.view import profile_view
-from streams.store import ProfileStore
+from streams.stats import now_us
+from streams.store import RECENT_EVENTS, ProfileStore
 
 
 class ProfileReader:
@@ -36,8 +37,21 @@ class ProfileReader:
             raise ProfileNotFound(f"no customer has the identity {identity!r}")
         return customer_id, reduce(merge, partials)
 
-    def read(self, identity: str) -> dict[str, Any]:
-        return profile_view(*reversed(self.customer_partial(identity)))
+    def read(self, identity: str, now: int | None = None) -> dict[str, Any]:
+        """The profile as of ``now`` (µs since the epoch; default: the clock)."""
+        customer_id, partial = self.customer_partial(identity)
+        return profile_view(partial, customer_id, now_us() if now is None else now)
+
+    def recent_events(self, identity: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The customer's newest events (id, type, occurred_at, channel), newest first; at
+        most ``RECENT_EVENTS`` per identity are kept. Raises ProfileNotFound."""
+        if not 1 <= limit <= RECENT_EVENTS:
+            raise ValueError(f"limit: must be between 1 and {RECENT_EVENTS}, got {limit}")
+        _, members = self.store.resolve(self.namer.parse(identity))
+        events = self.store.recent_events(members, limit)
+        if not events:
+            raise ProfileNotFound(f"no customer has the identity {identity!r}")
+        return events
 
     def explain(self, identity: str) -> dict[str, Any]:
         return self.store.explain(self.namer.parse(identity))

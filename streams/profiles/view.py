@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.profiles.fold import Partial, Register, is_open_ticket
+from streams.signals.rules import SignalRules, evaluate
 
 
 def _value(register: Register | None) -> Any:
@@ -28,7 +29,8 @@ def _identities(labels: set[str]) -> dict[str, list[str]]:
     return grouped
 
 
-def profile_view(partial: Partial, customer_id: str) -> dict[str, Any]:
+def profile_view(partial: Partial, customer_id: str, now: int, rules: SignalRules = SignalRules()) -> dict[str, Any]:
+    """The profile as of ``now`` (µs since the epoch: lifecycle stage and churn risk depend on it)."""
     by_type = partial.by_type
     sent, opened, clicked = (by_type.get(f"email_{k}", 0) for k in ("sent", "opened", "clicked"))
     last_order = partial.last_order
@@ -69,4 +71,5 @@ def profile_view(partial: Partial, customer_id: str) -> dict[str, Any]:
             "points_total": partial.loyalty_points,
         },
         "consent": {name: reg[2] for name, reg in sorted(partial.consent.items())},
+        "lifecycle": {"as_of": now, **evaluate(partial, now, rules).as_dict()},
     }

@@ -92,6 +92,21 @@ def wait_until_caught_up(settings: Settings, timeout: float = 120.0) -> None:
         time.sleep(0.2)
 
 
+def wait_until_signals_settled(settings: Settings, now: int, timeout: float = 60.0) -> None:
+    """Block until no partition has a customer due by ``now`` and every outbox is empty."""
+    redis = Redis.from_url(settings.redis_address)
+    keys = ProfileStore(redis, settings.topic_prefix).keys
+    deadline = time.monotonic() + timeout
+    while True:
+        due = {p: redis.zcount(keys.due(p), "-inf", now) for p in range(settings.interactions_partitions)}
+        pending = {p: redis.hlen(keys.outbox(p)) for p in range(settings.interactions_partitions)}
+        if not any(due.values()) and not any(pending.values()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"signals not settled in {timeout:.0f} s: due {due}, outbox {pending}")
+        time.sleep(0.2)
+
+
 def wait_for_assignment(settings: Settings, workers: list[ProfileWorker], timeout: float = 60.0) -> None:
     """Block until every worker owns at least one partition and together they own all."""
     deadline = time.monotonic() + timeout

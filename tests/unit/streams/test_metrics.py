@@ -1,7 +1,7 @@
 from dataclasses import fields
 
 from streams.metrics import HELP
-from streams.worker import WorkerStats
+from streams.stats import WorkerStats
 
 
 def test_every_worker_stat_is_exported():
