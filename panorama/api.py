@@ -1,26 +1,53 @@
-"""The platform's HTTP API (port 8080 by default): health and metrics today; the
-collector, profile and segment endpoints mount here as they arrive."""
+"""The platform's HTTP API (port 8080 by default): the collector (write keys), the profile
+read API, key management and the audit log (API keys with roles), health and metrics.
+
+Nothing but ``/health`` answers without a key, even on the local stack: see
+``panorama.security`` for the roles and ``docs/openapi.json`` for every route.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.collector import collector_router
 from panorama import __version__
+from panorama.profile_api import profile_router
+from panorama.security.auth import ApiProblem
+from panorama.security.guard import Guard
+from panorama.security.routes import security_router
 from panorama.settings import Settings
 from panorama.stack.kafka import kafka_answers
 from panorama.stack.redis import redis_answers
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="Panorama CDP", version=__version__)
+    guard = Guard(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        guard.start()
+        try:
+            yield
+        finally:
+            guard.stop()
+
+    app = FastAPI(title="Panorama CDP", version=__version__, lifespan=lifespan)
     app.include_router(collector_router(settings))
+    app.include_router(profile_router(guard))
+    app.include_router(security_router(guard))
+
+    @app.exception_handler(ApiProblem)
+    async def refused(_request: Request, problem: ApiProblem) -> JSONResponse:
+        return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers)
 
     @app.get("/health", tags=["operations"])
     def health() -> JSONResponse:
-        """200 when Kafka and Redis answer, 503 (with which part failed) otherwise."""
+        """200 when Kafka and Redis answer, 503 (with which part failed) otherwise; no key
+        needed (load balancers probe it) and nothing in it is private."""
         parts = {
             "kafka": kafka_answers(settings.kafka_address, timeout=1.0),
             "redis": redis_answers(settings.redis_address),
@@ -29,8 +56,9 @@ def create_app(settings: Settings) -> FastAPI:
         body = {"status": "ok" if ok else "degraded", "version": __version__, "parts": parts}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], dependencies=[Depends(guard.auth.require("admin", "auditor"))])
     def metrics() -> Response:
+        """Prometheus metrics; scrape with an admin or auditor key (`authorization` in the scrape config)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -45,9 +45,13 @@ class AuditQuery:
     subject: str | None = None
     since: datetime | None = None
     limit: int = 100
+    workspace: str | None = None
 
     def matches(self, event: dict[str, Any]) -> bool:
-        """Exact actor and subject; an action ending in ``.*`` matches its family (``key.*``)."""
+        """Exact actor, subject and workspace (``details.workspace``); an action ending in
+        ``.*`` matches its family (``key.*``)."""
+        if self.workspace and (event.get("details") or {}).get("workspace") != self.workspace:
+            return False
         if self.actor and event.get("actor") != self.actor:
             return False
         if self.subject and event.get("subject") != self.subject:

@@ -138,6 +138,7 @@ def audit(
     action: Annotated[str | None, typer.Option("--action", help="e.g. profile.read, or a family: key.*")] = None,
     subject: Annotated[str | None, typer.Option("--subject", help="a customer id or key id")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO date/time or 30m, 12h, 7d")] = None,
+    workspace: Annotated[str | None, typer.Option("--workspace", help="only records made in this workspace")] = None,
     limit: Annotated[int, typer.Option("--limit", help="newest N matches", min=1)] = 100,
     load: Annotated[bool, typer.Option("--load", help="copy new audit events into ClickHouse's audit_log instead")] = False,
 ) -> None:
@@ -156,7 +157,7 @@ def audit(
         finally:
             backend.close()
         return
-    query = AuditQuery(actor, action, subject, parse_since(since) if since else None, limit)
+    query = AuditQuery(actor, action, subject, parse_since(since) if since else None, limit, workspace)
     for event in search_audit(settings, query):
         print(json.dumps(event, ensure_ascii=False))
 

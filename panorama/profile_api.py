@@ -1,0 +1,113 @@
+"""The profile read API: one customer's live profile, identities and recent events, served
+from Redis for the calling key's workspace, every read audited.
+
+Roles: support and admin see the profile as it is; marketing sees personal fields masked
+unless its key holds the ``pii`` grant. A customer of another workspace is simply not in
+the workspace's namespace, so the answer is 404, the same as for an id that never existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import redis
+from fastapi import APIRouter, Depends, Header, Path, Query
+from redis import Redis
+
+from panorama.errors import ContractError, ProfileNotFound
+from panorama.security.auth import ApiProblem
+from panorama.security.guard import Guard, purpose
+from panorama.security.keys import ApiKey
+from panorama.security.masking import mask_explanation, mask_profile, sees_personal_data
+from streams.identity.nodes import CUSTOMER_PREFIX
+from streams.profiles.read import ProfileReader
+
+READ_ROLES = ("support", "marketing", "admin")
+CustomerId = Annotated[str, Path(max_length=200, description="the customer id (as in profiles and `cdp profile get`)")]
+Purpose = Annotated[str | None, Header(alias="X-Purpose", max_length=200, description="why you read it (audited)")]
+
+
+class Profiles:
+    """Readers per workspace over one Redis connection pool."""
+
+    def __init__(self, guard: Guard):
+        self.guard = guard
+        self._redis = Redis.from_url(guard.settings.redis_address, socket_timeout=2.0)
+        self._readers: dict[str, ProfileReader] = {}
+
+    def reader(self, key: ApiKey) -> ProfileReader:
+        reader = self._readers.get(key.workspace)
+        if reader is None:
+            reader = self._readers[key.workspace] = ProfileReader(self._redis, self.guard.workspace_settings(key))
+        return reader
+
+    def answer(self, key: ApiKey, action: str, identity: str, why: str | None,
+               read: Callable[[ProfileReader], Any], mask: Callable[[Any], Any] | None = None) -> Any:
+        """Read, audit, then answer: an audit failure means no data leaves."""
+        reader = self.reader(key)
+        try:
+            subject = reader.namer.parse(identity)
+            result = read(reader)
+        except ContractError as e:
+            raise ApiProblem(400, e.code, e.problem, field="identity") from None
+        except ValueError as e:  # the reader's own bounds, e.g. how many recent events it keeps
+            raise ApiProblem(400, "out_of_range", str(e), field=str(e).partition(":")[0]) from None
+        except ProfileNotFound:
+            self.guard.record(key, action, subject, purpose(why), "not_found")
+            raise ApiProblem(404, "not_found", "no customer with this id or identity in your workspace",
+                             field="customer_id") from None
+        except redis.RedisError:
+            raise ApiProblem(503, "profile_store_unavailable", "the profile store did not answer; retry",
+                             field="<redis>", headers={"Retry-After": "1"}) from None
+        masked = mask is not None and not sees_personal_data(key)
+        customer = result.get("customer_id", subject) if isinstance(result, dict) else subject
+        self.guard.record(key, action, customer, purpose(why), details={"masked": masked})
+        return mask(result) if masked else result
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def profile_router(guard: Guard) -> APIRouter:
+    profiles = Profiles(guard)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        try:
+            yield
+        finally:
+            profiles.close()
+
+    router = APIRouter(prefix="/v1/profiles", tags=["profiles"], lifespan=lifespan)
+    reader_key = Depends(guard.auth.require(*READ_ROLES))
+
+    @router.get("", summary="Find a profile by identity")
+    def find(identity: Annotated[str, Query(max_length=320, description="email:…, phone:…, user_id:…, anonymous_id:…, "
+                                            "device_id:…, external:<source>:…, customer:<id>")],
+             why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
+        """The live profile of the customer this identity belongs to."""
+        return profiles.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
+
+    @router.get("/{customer_id}", summary="Get a profile")
+    def get(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
+        """The live profile of a customer: identities, traits, counters, orders, consent."""
+        identity = CUSTOMER_PREFIX + customer_id
+        return profiles.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
+
+    @router.get("/{customer_id}/identity", summary="Explain a customer's identity")
+    def explain(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
+        """The customer's identities and every merge or refused link that shaped it."""
+        identity = CUSTOMER_PREFIX + customer_id
+        return profiles.answer(key, "profile.identity", identity, why, lambda r: r.explain(identity), mask_explanation)
+
+    @router.get("/{customer_id}/events", summary="A customer's recent events")
+    def events(customer_id: CustomerId, limit: Annotated[int, Query(ge=1, description="at most what the store keeps per identity")] = 20, why: Purpose = None,
+               key: ApiKey = reader_key) -> dict[str, Any]:
+        """The newest events (id, type, time, channel), newest first."""
+        identity = CUSTOMER_PREFIX + customer_id
+        found = profiles.answer(key, "profile.events", identity, why, lambda r: r.recent_events(identity, limit))
+        return {"customer_id": customer_id, "events": found}
+
+    return router

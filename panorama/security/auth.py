@@ -1,0 +1,119 @@
+"""Who is calling: FastAPI dependencies that turn ``Authorization: Bearer <key>`` into the
+caller's :class:`ApiKey`, or refuse the request with a JSON error naming the problem.
+
+- 401: no key, a malformed header, an unknown, revoked or rotated-away key, or a write
+  (ingest) key. Write keys are built into web pages and apps, so they are public by
+  design: the read API does not treat them as credentials at all.
+- 403: a valid key whose role may not call the endpoint.
+- 429 with ``Retry-After``: the key exceeded its rate (requests/s, a burst of one second),
+  or one client address sent too many bad keys (guessing).
+
+Lookups are cached for ``KEY_CACHE_TTL`` seconds, so a revoked key stops working within
+that time on every API process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import redis
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from connectors.collector.rate_limit import TokenBuckets, retry_after_header
+from panorama.security.errors import SecurityError
+from panorama.security.keys import ApiKey, CachedKeys, KeyStore
+from panorama.settings import Settings
+
+KEY_CACHE_TTL = 5.0
+BAD_KEYS_PER_SECOND = 5  # per client address: enough for typos, far too few to guess
+bearer = HTTPBearer(auto_error=False, description="an API key: `cdp keys create --role ROLE --name NAME`")
+
+
+class ApiProblem(SecurityError):
+    """Refuse a request: ``status`` and ``{"success": false, "error": {code, field, problem}}``."""
+
+    def __init__(self, status: int, code: str, problem: str, field: str = "Authorization",
+                 headers: dict[str, str] | None = None):
+        self.status, self.code, self.problem, self.field = status, code, problem, field
+        self.headers = headers or {}
+        super().__init__(f"{field}: {problem}")
+
+    def body(self) -> dict[str, Any]:
+        return {"success": False, "error": {"code": self.code, "field": self.field, "problem": self.problem}}
+
+
+def unauthorised(code: str, problem: str) -> ApiProblem:
+    return ApiProblem(401, code, problem, headers={"WWW-Authenticate": 'Bearer realm="panorama"'})
+
+
+class Authenticator:
+    """The API process's key checks: one per app, started and stopped with it."""
+
+    def __init__(self, settings: Settings):
+        self.store = KeyStore(settings)
+        self.keys = CachedKeys(self.store, ttl=KEY_CACHE_TTL)
+        self.buckets = TokenBuckets()
+
+    async def __call__(self, request: Request,
+                       credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> ApiKey:
+        if credentials is None:
+            raise unauthorised("missing_key", "send an API key as `Authorization: Bearer <key>`")
+        hit, grant = self.keys.cached(credentials.credentials)
+        if not hit:
+            try:
+                grant = await anyio.to_thread.run_sync(self.keys.fetch, credentials.credentials)
+            except redis.RedisError:
+                raise ApiProblem(503, "key_store_unavailable", "cannot check keys now; retry",
+                                 headers={"Retry-After": "5"}) from None
+        if grant is None or grant.revoked:
+            self._count_bad_key(request)
+            raise unauthorised("revoked_key" if grant else "unknown_key",
+                               "this key was revoked" if grant else "no such key (mistyped, or rotated since)")
+        if grant.role == "ingest":
+            raise unauthorised("write_key_not_accepted", "write (ingest) keys only send events; use an API key")
+        wait = self.buckets.take(grant.key_id, grant.rate_limit, 1)
+        if wait:
+            raise ApiProblem(429, "rate_limited", f"this key may make {grant.rate_limit:,} requests/s",
+                             headers={"Retry-After": retry_after_header(wait)})
+        return grant
+
+    def _count_bad_key(self, request: Request) -> None:
+        address = f"address:{request.client.host if request.client else '?'}"
+        wait = self.buckets.take(address, BAD_KEYS_PER_SECOND, 1)
+        if wait:
+            raise ApiProblem(429, "too_many_bad_keys", "too many unknown keys from this address",
+                             headers={"Retry-After": retry_after_header(wait)})
+
+    def require(self, *roles: str) -> Callable[..., Any]:
+        """A dependency giving the caller's key if its role is one of ``roles``, else 403."""
+
+        async def allowed(key: ApiKey = Depends(self)) -> ApiKey:
+            if key.role not in roles:
+                raise ApiProblem(403, "wrong_role", f"role {key.role!r} may not do this; needs {' or '.join(roles)}")
+            return key
+
+        return allowed
+
+    def close(self) -> None:
+        self.store.close()
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """A JSON request body of at most ``limit`` bytes (413 past it, read no further)."""
+    import orjson
+
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiProblem(413, "body_too_large", f"request body exceeds {limit:,} bytes", field="<body>")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiProblem(413, "body_too_large", f"request body exceeds {limit:,} bytes", field="<body>")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ApiProblem(400, "malformed", f"not JSON: {e}", field="<body>") from None

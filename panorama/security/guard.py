@@ -1,0 +1,59 @@
+"""What every protected route shares: the key checks and the audit log, with the
+workspace of the calling key turned into the settings of that workspace's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from panorama.security.audit import AuditLog, refuse_personal_data
+from panorama.security.auth import ApiProblem, Authenticator
+from panorama.security.errors import AuditError
+from panorama.security.keys import ApiKey
+from panorama.settings import Settings
+
+
+class Guard:
+    """One per app: :meth:`start` and :meth:`stop` run in its lifespan."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.auth = Authenticator(settings)
+        self._audit: AuditLog | None = None
+
+    def start(self) -> None:
+        self._audit = AuditLog(self.settings)
+
+    def stop(self) -> None:
+        if self._audit is not None:
+            self._audit.close()
+            self._audit = None
+        self.auth.close()
+
+    def workspace_settings(self, key: ApiKey) -> Settings:
+        """A workspace is a namespace: its topics and Redis keys carry the workspace name as
+        prefix. The deployment's own prefix is the default workspace."""
+        if key.workspace == self.settings.topic_prefix:
+            return self.settings
+        return self.settings.model_copy(update={"topic_prefix": key.workspace})
+
+    def record(self, key: ApiKey, action: str, subject: str | None, reason: str | None = None,
+               outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
+        """Audit what ``key`` did; 503 (and no answer with data) when the log cannot take it."""
+        try:
+            self._audit.record(f"key:{key.key_id}", action, subject, reason, outcome,
+                               {"workspace": key.workspace, "key_name": key.name} | (details or {}), role=key.role)
+        except AuditError as e:
+            raise ApiProblem(503, "audit_unavailable", f"the audit log did not take the record, so no answer: {e}",
+                             field="<audit>", headers={"Retry-After": "5"}) from None
+
+
+def purpose(text: str | None) -> str | None:
+    """The ``X-Purpose`` header, checked to hold no personal data (it goes into the audit log)."""
+    if text is None:
+        return None
+    try:
+        refuse_personal_data("reason", text)
+    except AuditError:
+        raise ApiProblem(400, "personal_data_in_purpose", "X-Purpose must not name the person (no e-mail or phone)",
+                         field="X-Purpose") from None
+    return text
