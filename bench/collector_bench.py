@@ -31,6 +31,7 @@ BATCH = 100
 CONCURRENCY = 8
 THROUGHPUT_SECONDS = 10.0
 LATENCY_SECONDS = 10.0
+WORKERS = 2  # collector processes, as `cdp serve --workers 2` runs them (one per core)
 OFFERED_LOADS = (15_000, 5_000)  # ev/s: half the 30,000 ev/s target, and a light load for the latency floor
 
 
@@ -44,8 +45,8 @@ def batch_body(n: int) -> bytes:
 def start_collector(settings: Settings, port: int) -> subprocess.Popen:
     env = os.environ | {"CDP_KAFKA_BOOTSTRAP": settings.kafka_address, "CDP_REDIS_URL": settings.redis_address,
                         "CDP_TOPIC_PREFIX": settings.topic_prefix, "CDP_API_PORT": str(port)}
-    code = ("import uvicorn; from panorama.api import create_app; from panorama.settings import load_settings; "
-            "s = load_settings(); uvicorn.run(create_app(s), host=s.api_host, port=s.api_port, log_level='warning', access_log=False)")
+    code = ("from connectors.collector.workers import serve; from panorama.settings import load_settings; "
+            f"serve(load_settings(), workers={WORKERS}, log_level='warning')")
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 
 
@@ -145,7 +146,7 @@ def run(settings: Settings) -> list[Figure]:
         process.wait(30)
     baseline = producer_rate(settings)
     figures = [Figure("collector /v1/batch to Kafka acks", throughput, "ev/s", "producer alone, same events", baseline,
-                      f"{BATCH}-event batches, {CONCURRENCY} clients; target >= 30,000")]
+                      f"{BATCH}-event batches, {CONCURRENCY} clients, {WORKERS} collector processes; target >= 30,000")]
     for load, p50, p99, achieved in latencies:
         figures += [Figure(f"collector p50 latency at {load:,} ev/s offered", p50, "ms", "", None, f"achieved {achieved:,.0f} ev/s"),
                     Figure(f"collector p99 latency at {load:,} ev/s offered", p99, "ms", "", None, "target < 50 ms at 15,000")]

@@ -87,8 +87,15 @@ def _print_status(parts) -> None:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[int, typer.Option("--workers", min=1, help="API processes (one per core for collector throughput)")] = 1,
+) -> None:
     """Run the HTTP API in the foreground (port 8080 by default)."""
+    if workers > 1:
+        from connectors.collector.workers import serve as run_workers
+
+        run_workers(state.settings(), workers)
+        return
     from panorama.api import serve as run_api
 
     run_api(state.settings())
