@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
 
+    # Transport security of every Kafka client (merged by panorama.kafka_config.client_config).
+    kafka_security_protocol: str = Field("PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$",
+                                         description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(None, pattern=r"^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$",
+                                             description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with SASL_*)")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = Field(None, description="CA bundle (PEM) that signed the brokers' certificates")
+    kafka_ssl_certificate_location: Path | None = Field(None, description="client certificate (PEM), for mutual TLS")
+    kafka_ssl_key_location: Path | None = Field(None, description="client private key (PEM), for mutual TLS")
+    kafka_ssl_key_password: SecretStr | None = None
+
     topic_prefix: str = Field("cdp", pattern=r"^[A-Za-z0-9._-]+$")
     interactions_partitions: int = Field(6, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1)
