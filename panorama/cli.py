@@ -53,6 +53,12 @@ def up(
     relevant = [p for p in parts if p.name in SERVICES] if services_only else parts
     if not all(p.healthy for p in relevant):
         raise typer.Exit(1)
+    if not services_only:
+        from panorama.security.cli import first_admin_hint
+
+        hint = first_admin_hint(settings)
+        if hint:
+            console.print(f"[yellow]![/yellow] {hint}")
 
 
 @app.command()

@@ -43,11 +43,13 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             serve_metrics(worker, metrics_port)
         worker.run(should_stop=lambda: bool(stopping))
 
-    def get(identity: IdentityArg) -> None:
-        """Print the profile of the customer IDENTITY belongs to, as JSON (exit 1 if none)."""
+    def get(identity: IdentityArg,
+            purpose: Annotated[str | None, typer.Option("--purpose", help="why you read it (audited)")] = None) -> None:
+        """Print the profile of the customer IDENTITY belongs to, as JSON (exit 1 if none); audited."""
+        from panorama.security.cli import audited_read
         from streams.profiles.read import ProfileReader
 
-        _print_or_exit(lambda reader: reader.read(identity), settings(), ProfileReader)
+        _print_or_exit(lambda reader: audited_read(settings(), reader, identity, purpose), settings(), ProfileReader)
 
     def explain(identity: IdentityArg) -> None:
         """Show the customer IDENTITY belongs to, its identities and the merges that made it."""

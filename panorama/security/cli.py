@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -160,6 +160,24 @@ def audit(
     query = AuditQuery(actor, action, subject, parse_since(since) if since else None, limit, workspace)
     for event in search_audit(settings, query):
         print(json.dumps(event, ensure_ascii=False))
+
+
+def audited_read(settings: Settings, reader: Any, identity: str, purpose: str | None) -> dict[str, Any]:
+    """``reader.read(identity)`` for `cdp profile get`, audited (found or not) before it is
+    shown, with the operator as the actor and ``purpose`` as the reason."""
+    from panorama.errors import ProfileNotFound
+    from panorama.security.audit import AuditLog
+
+    with AuditLog(settings) as audit_log:
+        try:
+            profile = reader.read(identity)
+        except ProfileNotFound:
+            audit_log.record(cli_actor(), "profile.read", reader.namer.parse(identity), purpose, "not_found", role="operator",
+                             details={"workspace": settings.topic_prefix})
+            raise
+        audit_log.record(cli_actor(), "profile.read", profile["customer_id"], purpose, role="operator",
+                         details={"workspace": settings.topic_prefix})
+    return profile
 
 
 def first_admin_hint(settings: Settings) -> str | None:

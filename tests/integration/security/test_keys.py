@@ -73,3 +73,22 @@ def test_cli_prints_the_key_once_and_audits_every_change(settings: Settings, mon
     assert all(e["actor"].startswith("cli:") and key not in str(e) for e in trail)
     found = runner.invoke(app, ["audit", "--action", "key.*", "--limit", "2"])
     assert [line.count("key.r") for line in found.stdout.strip().splitlines()] == [1, 1]
+
+
+def test_first_admin_hint_until_an_admin_key_exists(settings: Settings, store: KeyStore):
+    from panorama.security.cli import first_admin_hint
+
+    assert "cdp keys create --role admin" in first_admin_hint(settings)
+    store.create("ops", "admin")
+    assert first_admin_hint(settings) is None
+
+
+def test_cdp_profile_get_is_audited_even_when_nothing_is_found(settings: Settings, monkeypatch):
+    for name, value in {"CDP_REDIS_URL": settings.redis_address, "CDP_KAFKA_BOOTSTRAP": settings.kafka_address,
+                        "CDP_TOPIC_PREFIX": settings.topic_prefix}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["profile", "get", "user_id:nobody-here", "--purpose", "ticket 9"])
+    assert result.exit_code == 1
+    [event] = search_audit(settings, AuditQuery(action="profile.read"))
+    assert (event["outcome"], event["reason"], event["role"]) == ("not_found", "ticket 9", "operator")
+    assert event["subject"].startswith("user_id:") and "nobody-here" not in str(event)
