@@ -157,11 +157,12 @@ def tail(
 def _register_domain_commands() -> None:
     """Each domain package keeps its commands in its own ``cli`` module."""
     from connectors.cli import register as register_connectors
+    from panorama.privacy.cli import register as register_privacy
     from panorama.security.cli import register as register_security
     from projections.cli import register as register_projections
     from streams.cli import register as register_streams
 
-    for register in (register_connectors, register_projections, register_streams, register_security):
+    for register in (register_connectors, register_projections, register_streams, register_security, register_privacy):
         register(app, state.settings)
 
 

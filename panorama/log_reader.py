@@ -1,13 +1,19 @@
-"""Reading the interaction log back: the last events of each partition, decoded."""
+"""Reading the interaction log back: the last events of each partition, decoded.
+
+Personal fields are masked by default; ``--show-pii`` opens them with the key store (a
+forgotten customer's fields stay shredded) and is recorded in the audit log.
+"""
 
 from __future__ import annotations
 
+import getpass
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from collections.abc import Iterator
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from schemas.codec import InteractionCodec
 from schemas.contract import pii_fields
@@ -15,22 +21,17 @@ from schemas.contract import pii_fields
 MASK = "***"
 
 
-def latest_events(settings: Settings, per_partition: int, mask_pii_fields: bool = True) -> Iterator[dict]:
-    """Yield up to ``per_partition`` newest records of every partition, oldest first."""
-    codec = InteractionCodec()
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_address,
-        "group.id": f"cdp-tail-{uuid.uuid4()}",
-        "enable.auto.commit": False,
-    })
+def read_log(settings: Settings, topic: str, start: Callable[[int, int], int]) -> Iterator[Message]:
+    """Every message of ``topic`` from ``start(low, high)`` of each partition up to its high
+    watermark at call time, partition by partition in offset order."""
+    consumer = Consumer(client_config(settings) | {"group.id": f"cdp-reader-{uuid.uuid4()}", "enable.auto.commit": False})
     try:
-        topic = settings.topics.interactions
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         assignment, ends = [], {}
         for p in partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             if high > low:
-                assignment.append(TopicPartition(topic, p, max(low, high - per_partition)))
+                assignment.append(TopicPartition(topic, p, max(low, start(low, high))))
                 ends[p] = high
         consumer.assign(assignment)
         while ends:
@@ -41,10 +42,30 @@ def latest_events(settings: Settings, per_partition: int, mask_pii_fields: bool 
                 continue
             if msg.offset() + 1 >= ends.get(msg.partition(), 0):
                 ends.pop(msg.partition(), None)
-            record = codec.decode(msg.value())
-            yield readable(mask_pii(record) if mask_pii_fields else record)
+            yield msg
     finally:
         consumer.close()
+
+
+def latest_events(settings: Settings, per_partition: int, mask_pii_fields: bool = True) -> Iterator[dict]:
+    """Yield up to ``per_partition`` newest records of every partition, oldest first."""
+    codec = InteractionCodec()
+    messages = read_log(settings, settings.topics.interactions, lambda low, high: high - per_partition)
+    if mask_pii_fields:
+        for msg in messages:
+            yield readable(mask_pii(codec.decode(msg.value())))
+        return
+    from panorama.privacy.hooks import Opener
+    from panorama.security.audit import AuditLog
+
+    with AuditLog(settings) as audit:
+        audit.record(f"cli:{getpass.getuser()}", "log.read_personal", None, "cdp tail --show-pii",
+                     details={"topic": settings.topics.interactions, "per_partition": per_partition})
+    opener = Opener(settings)
+    for msg in messages:
+        opened = opener.open_batch([(codec.decode(msg.value()), msg.key())])
+        for _, record in opened.records:
+            yield readable(record)
 
 
 def readable(record: dict) -> dict:

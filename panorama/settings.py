@@ -7,6 +7,8 @@ environment again: code receives a :class:`Settings` instance.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from panorama.errors import ConfigError
 
 DEV_ROUTING_SECRET = "panorama-dev-routing-secret-change-me"
+DEV_MASTER_KEY = "cGFub3JhbWEtZGV2LW1hc3Rlci1rZXktY2hhbmdlISE="  # base64 of 32 bytes; development only
 
 
 class Topics:
@@ -75,11 +78,27 @@ class Settings(BaseSettings):
         SecretStr(DEV_ROUTING_SECRET),
         description="keys the hash that turns identities into Kafka message keys; set it in production",
     )
+    master_key: SecretStr = Field(
+        SecretStr(DEV_MASTER_KEY),
+        description="base64 of 32 bytes: wraps the per-customer data keys of personal fields; set it in production",
+    )
+    privacy_refresh_s: float = Field(1.0, gt=0, description="how often running processes see a forget or a consent grant")
 
     @field_validator("kafka_bootstrap", "redis_url", "clickhouse_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key_size(cls, value):
+        try:
+            size = len(base64.b64decode(value.get_secret_value(), validate=True))
+        except binascii.Error:
+            raise ValueError("must be base64 (e.g. `openssl rand -base64 32`)") from None
+        if size != 32:
+            raise ValueError(f"must be base64 of 32 bytes, got {size} bytes")
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -4,7 +4,10 @@ Guarantees:
 
 * idempotent, ``acks=all`` delivery (librdkafka retries without duplicating);
 * every event is validated against the contract first; an invalid one goes to the DLQ
-  with its reason and the original payload, never to the interaction log;
+  with its reason and the original payload (sealed: no personal data in clear), never to
+  the interaction log;
+* personal fields are sealed per customer before encoding (``panorama.privacy``), and
+  events of forgotten customers are refused (``SuppressedIdentity``);
 * bounded memory: when the broker is slow or down the local queue fills and ``send``
   blocks (serving delivery reports) up to ``producer_block_timeout_s``, then raises
   :class:`BackpressureTimeout` instead of growing without limit;
@@ -91,6 +94,9 @@ class InteractionProducer:
         self.dlq_topic = settings.topics.dlq
         self.codec = codec or InteractionCodec()
         self.keys = RoutingKeys(settings.routing_key_secret.get_secret_value().encode())
+        from panorama.privacy.hooks import Sealer  # here: panorama.privacy imports producers.keys
+
+        self.privacy: Sealer | None = Sealer(settings)  # seals personal fields; None only in benchmarks
         self.stats = ProducerStats()
         self._block_timeout = settings.producer_block_timeout_s
         self._since_poll = 0
@@ -120,7 +126,8 @@ class InteractionProducer:
         if not isinstance(record, dict):
             raise ContractError("<event>", f"expected an object, got {type(record).__name__}", code="malformed")
         validate(record)
-        return self.codec.encode(record), self.keys.for_identities(record["identities"])
+        key = self.keys.for_identities(record["identities"])
+        return self.codec.encode(self.privacy.seal(record, key) if self.privacy else record), key
 
     def send_encoded(self, value: bytes, key: bytes,
                      on_delivery: Callable[[KafkaError | None, Message], None] | None = None) -> None:
@@ -130,7 +137,7 @@ class InteractionProducer:
     def dead_letter(self, payload: Any, error: ContractError, source: str | None = None,
                     on_delivery: Callable[[KafkaError | None, Message], None] | None = None) -> None:
         """Send rejected input to the DLQ with its reason."""
-        value, headers = dead_letter_record(payload, error, source)
+        value, headers = dead_letter_record(payload, error, source, self.privacy)
         self.stats.dead_lettered += 1
         self._produce(self.dlq_topic, value, None, on_delivery, headers)
 
@@ -142,6 +149,9 @@ class InteractionProducer:
         """
         result = SendResult()
         pending = 0
+        events = list(events)
+        if self.privacy:
+            self.privacy.prefetch(events, self.keys.for_identities)
 
         def report(index: int, event_id: str | None, target: dict):
             def on_delivery(err: KafkaError | None, msg: Message) -> None:

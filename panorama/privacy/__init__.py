@@ -1,0 +1,26 @@
+"""Personal data at rest, the right to erasure and to access, consent.
+
+* ``crypto`` / ``fields`` / ``keystore``: every personal field (tagged ``"pii"`` in the
+  contract) is sealed with AES-256-GCM under a data key of its customer's routing identity,
+  wrapped by ``CDP_MASTER_KEY`` in Redis; ``hooks``: the producer seals, consumers open.
+* ``forget`` (``cdp privacy forget``): crypto-shredding plus physical erasure of the
+  projections; ``export`` (``cdp privacy export``); ``consent``: :func:`consent_allows`.
+
+What remains after ``forget`` and why it no longer identifies the person:
+
+* In Kafka, the customer's past events stay (the log is never rewritten): their personal
+  fields are ciphertext whose key no longer exists anywhere (AES-256-GCM: unreadable),
+  their message keys and the ``subject`` inside each sealed value are keyed BLAKE2b hashes
+  of the identities (unlinkable without ``CDP_ROUTING_KEY_SECRET`` *and* the plaintext
+  identity), and their non-personal fields (type, time, amounts, SKUs, ids that the
+  contract does not tag, such as ``user_id``) remain attached to those hashes. Sealed DLQ
+  copies are shredded the same way and expire with the DLQ's retention.
+* The forgotten list (``{ns}:privacy:forgotten``): those same keyed hashes with the time of
+  the forget, needed to refuse the identities' future events and to keep replays from
+  rebuilding the customer; no plaintext, no profile.
+* The audit log: the request (actor, reason, time, counts) under the customer id, itself
+  a keyed hash; accountability requires it.
+* Nothing in Redis (keys named after the customer's nodes are deleted, the AOF rewritten)
+  and nothing in ClickHouse (rows deleted by mutation, parts merged, aggregates of the
+  touched days rebuilt without the customer).
+"""

@@ -1,0 +1,73 @@
+"""`cdp privacy forget|export|consent`: the data subject's rights from the shell.
+
+Registered on the main app by :func:`register`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from panorama.settings import Settings
+
+console = Console(stderr=True)
+
+
+def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    privacy = typer.Typer(no_args_is_help=True, help="Right to erasure and access, consent.")
+    app.add_typer(privacy, name="privacy")
+
+    def actor() -> str:
+        return f"cli:{getpass.getuser()}"
+
+    @privacy.command()
+    def forget(
+        identity: Annotated[str, typer.Argument(help="email:…, user_id:…, phone:…, customer:<id>, or a bare value")],
+        reason: Annotated[str | None, typer.Option(help="why (e.g. the request's ticket id); audited")] = None,
+        wait: Annotated[float, typer.Option(help="seconds to wait for the worker and the sink to catch up")] = 60.0,
+        yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    ) -> None:
+        """Erase a customer: shred its data keys, delete its profile and analytics rows, audit it."""
+        from panorama.privacy.forget import forget as run
+        from projections.store import analytics_store
+
+        if not yes:
+            typer.confirm("erase this customer everywhere? this cannot be undone", abort=True)
+        report = run(settings(), identity, actor(), reason, analytics_store, wait_s=wait)
+        print(json.dumps(report.__dict__, indent=2))
+        if not report.consumers_caught_up:
+            console.print("[yellow]warning:[/yellow] a consumer (profile worker or analytics sink) was still behind "
+                          "the log; its events of this customer are dropped when read (crypto-shredded, forgotten list)")
+
+    @privacy.command()
+    def export(
+        identity: Annotated[str, typer.Argument(help="email:…, user_id:…, phone:…, customer:<id>, or a bare value")],
+        reason: Annotated[str | None, typer.Option(help="why (e.g. the request's ticket id); audited")] = None,
+    ) -> None:
+        """Print everything held about a customer as JSON (access request); audited."""
+        from panorama.privacy.export import export as run
+
+        print(json.dumps(run(settings(), identity, actor(), reason), indent=2, default=str, ensure_ascii=False))
+
+    @privacy.command()
+    def consent(
+        identity: Annotated[str, typer.Argument(help="any identity of the customer")],
+        purpose: Annotated[str, typer.Argument(help="marketing, analytics, profiling, third_party_sharing, cross_border_transfer")],
+        channel: Annotated[str | None, typer.Option(help="e.g. email, sms, web")] = None,
+    ) -> None:
+        """Exit 0 if the customer's consent allows PURPOSE (on CHANNEL), 1 otherwise."""
+        from redis import Redis
+
+        from panorama.privacy.consent import consent_allows
+        from streams.profiles.read import ProfileReader
+
+        current = settings()
+        profile = ProfileReader(Redis.from_url(current.redis_address), current).read(identity)
+        allowed = consent_allows(profile, purpose, channel)
+        print("allowed" if allowed else "not allowed")
+        raise typer.Exit(0 if allowed else 1)

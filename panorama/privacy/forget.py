@@ -1,0 +1,113 @@
+"""``cdp privacy forget``: the right to erasure by crypto-shredding.
+
+Steps, in this order (each safe to run again; a re-run after a failure completes the rest):
+
+1. resolve the identity to its customer and every identity node of it (Redis graph);
+2. mark every node's subject forgotten and delete its data key (key store): every personal
+   field of every past event in Kafka — and every sealed DLQ copy — becomes unreadable,
+   without rewriting the log; producers refuse new events of those identities;
+3. wait until running processes saw it (``privacy_refresh_s``) and the consumers (profile
+   worker, analytics sink) are past the log's end as of step 2, so no batch decoded before
+   the forget lands after the erasure;
+4. remove the customer's rows from ClickHouse physically;
+5. delete its Redis state and rewrite Redis's files on disk;
+6. record the request in the audit log.
+
+What remains afterwards is listed in ``panorama/privacy/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from confluent_kafka import Consumer, TopicPartition
+from redis import Redis
+
+from panorama.kafka_config import client_config
+from panorama.privacy.keystore import KeyStore
+from panorama.privacy.redis_state import compact, erase_customer
+from panorama.security.audit import AuditLog
+from panorama.settings import Settings
+from projections.backend import Backend
+from streams.profiles.read import ProfileReader
+
+CONSUMER_GROUPS = (".profile-builder", ".projections.events")  # suffixes of the groups to wait for
+
+
+@dataclass
+class ForgetReport:
+    customer_id: str
+    identities: int
+    data_keys_deleted: int = 0
+    event_rows_deleted: int = 0
+    redis_keys_deleted: int = 0
+    rewritten: list[str] = field(default_factory=list)
+    consumers_caught_up: bool = True
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def forget(settings: Settings, identity: str, actor: str, reason: str | None,
+           open_store: Callable[[Settings], Backend], redis: Redis | None = None, wait_s: float = 60.0) -> ForgetReport:
+    """Forget the customer ``identity`` belongs to (see the module docstring). ``open_store``
+    opens the analytics store (a context manager). Raises on failure, after auditing it."""
+    redis = redis or Redis.from_url(settings.redis_address)
+    reader = ProfileReader(redis, settings)
+    customer_id, members = reader.store.resolve(reader.namer.parse(identity))
+    subjects = [node.rsplit(":", 1)[1] for node in members]
+    report = ForgetReport(customer_id, len(members))
+    with AuditLog(settings) as audit:
+        try:
+            report.data_keys_deleted = KeyStore.from_settings(settings, redis).forget(subjects, now_us())
+            time.sleep(settings.privacy_refresh_s + 0.2)
+            report.consumers_caught_up = wait_for_consumers(settings, wait_s)
+            with open_store(settings) as backend:
+                from projections.erasure import erase_customer as erase_rows
+
+                report.event_rows_deleted = erase_rows(backend, subjects, customer_id)
+            report.redis_keys_deleted = erase_customer(reader.store, customer_id, members)
+            report.rewritten = compact(redis)
+        except Exception as e:
+            audit.record(actor, "privacy.forget", customer_id, reason, "failed",
+                         {"step_error": type(e).__name__, **_counts(report)})
+            raise
+        audit.record(actor, "privacy.forget", customer_id, reason, "ok", _counts(report))
+    return report
+
+
+def _counts(report: ForgetReport) -> dict:
+    return {k: v for k, v in asdict(report).items() if k != "customer_id"}
+
+
+def wait_for_consumers(settings: Settings, timeout: float) -> bool:
+    """Block until every consumer group of the platform that has committed anything has
+    committed the log's current end; False if one is still behind after ``timeout``."""
+    topic = settings.topics.interactions
+    probe = Consumer(client_config(settings) | {"group.id": f"{settings.topic_prefix}.privacy-probe",
+                                                "enable.auto.commit": False})
+    try:
+        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    finally:
+        probe.close()
+    deadline = time.monotonic() + timeout
+    for suffix in CONSUMER_GROUPS:
+        group = Consumer(client_config(settings) | {"group.id": settings.topic_prefix + suffix,
+                                                    "enable.auto.commit": False})
+        try:
+            while True:
+                committed = group.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+                if all(tp.offset < 0 for tp in committed):
+                    break  # this consumer never ran here
+                if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in committed):
+                    break
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.2)
+        finally:
+            group.close()
+    return True

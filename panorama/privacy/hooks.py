@@ -1,0 +1,159 @@
+"""Where the platform meets personal-data protection: the producer seals, readers open.
+
+:class:`Sealer` is the producer's hook, called on every valid event before it is encoded:
+it refuses events of forgotten customers (:class:`SuppressedIdentity`), lifts that block
+when the event is a consent grant, and seals every personal field under the data key of
+the event's routing subject (its Kafka message key). :class:`Opener` is the consumers'
+hook, called right after decoding a batch: it opens sealed fields and drops the events a
+forget erased (received before the forget, or whose fields can no longer be opened), so
+neither a live worker nor a replay brings a forgotten customer back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from panorama.errors import ContractError
+from panorama.privacy.crypto import seal
+from panorama.privacy.errors import SuppressedIdentity
+from panorama.privacy.fields import open_record, seal_record
+from panorama.privacy.keystore import KeyStore
+from panorama.settings import Settings
+from producers.keys import RoutingKeys
+from streams.identity.nodes import NodeNamer
+
+DLQ_PATH = "<dlq>"  # the field path a sealed DLQ payload is bound to
+
+
+def identity_subjects(namer: NodeNamer, identities: Mapping[str, Any]) -> list[str]:
+    """The subject (keyed hash) of every identity an event carries."""
+    return [node.rsplit(":", 1)[1] for node, _label in namer.nodes(identities)]
+
+
+def is_consent_grant(record: Mapping[str, Any]) -> bool:
+    change = record.get("consent_change")
+    return record.get("type") == "consent_changed" and bool(change and change.get("granted"))
+
+
+def _identity_tuple(identities: Mapping[str, Any]) -> tuple:
+    external = identities.get("external_ids")
+    return (identities.get("user_id"), identities.get("email"), identities.get("phone"), identities.get("device_id"),
+            identities.get("anonymous_id"), tuple(sorted(external.items())) if external else ())
+
+
+class Sealer:
+    """The producer's hook. Not thread-safe, like the producer that owns it."""
+
+    def __init__(self, settings: Settings, keystore: KeyStore | None = None):
+        self.keystore = keystore or KeyStore.from_settings(settings)
+        secret = settings.routing_key_secret.get_secret_value().encode()
+        self.namer = NodeNamer(secret)
+        self.routing = RoutingKeys(secret)
+        self._subjects: dict[tuple, list[str]] = {}
+        self.suppressed = 0
+
+    def seal(self, record: dict, key: bytes) -> dict:
+        """``record`` with its personal fields sealed under the data key of ``key`` (the
+        event's routing subject). Raises SuppressedIdentity for a forgotten customer."""
+        keystore = self.keystore
+        keystore.refresh()
+        subject = key.decode()
+        data_key = keystore.cached_key(subject)
+        subjects = self._identity_subjects(record["identities"])
+        if data_key is None or any(keystore.blocked(s) is not False for s in subjects):
+            forgotten = keystore.prepare([subject], subjects)
+            if forgotten and is_consent_grant(record):
+                keystore.lift(forgotten)
+                forgotten = keystore.prepare([subject], subjects)
+            if forgotten:
+                self.suppressed += 1
+                raise SuppressedIdentity()
+            data_key = keystore.cached_key(subject)
+        return seal_record(record, data_key)
+
+    def prefetch(self, records: Iterable[Any], route: Callable[[Mapping[str, Any]], bytes]) -> None:
+        """Fetch or create the data keys and forgotten-verdicts of a batch in one round trip
+        (``send_and_wait``, imports) instead of one per new customer. ``route`` gives an
+        event's routing key; records it cannot route are left to validation to reject."""
+        routing, others = [], []
+        for record in records:
+            record = record.to_record() if hasattr(record, "to_record") else record
+            try:
+                identities = record["identities"]
+                routing.append(route(identities).decode())
+                others.extend(self._identity_subjects(identities))
+            except (ContractError, TypeError, KeyError, AttributeError):
+                continue
+        self.keystore.prepare(routing, others)
+
+    def seal_payload(self, payload: Any) -> str | None:
+        """``payload`` (JSON-ready) sealed as a whole under the data key of its routing
+        identity, for the DLQ; None when no subject can be derived from it, or it belongs to
+        a forgotten customer (the caller then keeps only its shape)."""
+        original = payload.get("payload") if isinstance(payload, dict) else None
+        identities = original.get("identities") if isinstance(original, dict) else None
+        if not isinstance(identities, dict):
+            return None
+        try:
+            subject = self.routing.for_identities(identities).decode()
+            if self.keystore.prepare([subject]):
+                return None
+        except (ContractError, TypeError, AttributeError):
+            return None
+        return seal(self.keystore.cached_key(subject), orjson.dumps(payload, default=str).decode(), DLQ_PATH)
+
+    def _identity_subjects(self, identities: Mapping[str, Any]) -> list[str]:
+        raw = _identity_tuple(identities)
+        found = self._subjects.get(raw)
+        if found is None:
+            if len(self._subjects) > 200_000:
+                self._subjects.clear()
+            found = self._subjects[raw] = identity_subjects(self.namer, identities)
+        return found
+
+
+@dataclass
+class Opened:
+    """A batch after :meth:`Opener.open_batch`: the records to use, by input position."""
+
+    records: list[tuple[int, dict]] = field(default_factory=list)
+    erased: int = 0  # events of forgotten customers, dropped
+    errors: list[tuple[int, ContractError]] = field(default_factory=list)  # tampered or unreadable
+    forgets_seen: bool = False  # a forget or grant happened: drop any cached customer state
+
+
+class Opener:
+    """The consumers' hook (profile worker, ``cdp tail --show-pii``, export)."""
+
+    def __init__(self, settings: Settings, keystore: KeyStore | None = None):
+        self.keystore = keystore or KeyStore.from_settings(settings)
+        self._generation = self.keystore.generation
+
+    def open_batch(self, items: list[tuple[dict, bytes | None]]) -> Opened:
+        """Open the personal fields of decoded ``(record, message key)`` pairs."""
+        keystore = self.keystore
+        keystore.refresh()
+        opened = Opened(forgets_seen=keystore.generation != self._generation)
+        self._generation = keystore.generation
+        subjects = {key.decode() for _, key in items if key}
+        forgotten = keystore.forgotten_at(subjects)
+        keystore.load_existing(subjects)
+        for index, (record, key) in enumerate(items):
+            at = forgotten.get(key.decode()) if key else None
+            if at is not None and record["received_at"] <= at:
+                opened.erased += 1
+                continue
+            try:
+                record, shredded = open_record(record, keystore.existing_key)
+            except ContractError as e:
+                opened.errors.append((index, e))
+                continue
+            if shredded:
+                opened.erased += 1
+            else:
+                opened.records.append((index, record))
+        return opened

@@ -1,0 +1,63 @@
+"""The key store on a real Redis: one key per subject even when processes race, keys
+survive a new process, a forget deletes them and reaches other processes, consent lifts."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from redis import Redis
+
+from panorama.privacy.crypto import seal, parse, unseal
+from panorama.privacy.errors import PrivacyError
+from panorama.privacy.keystore import KeyStore, master_aead
+
+pytestmark = pytest.mark.integration
+
+
+def store(settings, **overrides) -> KeyStore:
+    return KeyStore.from_settings(settings.model_copy(update=overrides), Redis.from_url(settings.redis_address))
+
+
+def test_racing_creators_agree_on_one_key_and_a_new_process_reads_it(settings):
+    subjects = [f"{i:032x}" for i in range(300)]
+    stores = [store(settings) for _ in range(4)]
+    threads = [threading.Thread(target=s.prepare, args=(subjects,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kids = {tuple(s.cached_key(x).kid for x in subjects) for s in stores}
+    assert len(kids) == 1
+    sealed = seal(stores[0].cached_key(subjects[7]), "ana@example.com", "identities.email")
+    fresh = store(settings)
+    key = fresh.existing_key(subjects[7])
+    assert unseal(key, parse(sealed, "identities.email"), "identities.email") == "ana@example.com"
+    raw = Redis.from_url(settings.redis_address).get(fresh.dek_key(subjects[7]))
+    assert len(raw) == 4 + 12 + 32 + 16 and key.aead is not None  # wrapped, not the key itself
+
+
+def test_forget_deletes_keys_blocks_writes_and_reaches_other_processes(settings):
+    writer, other = store(settings, privacy_refresh_s=0.01), store(settings, privacy_refresh_s=0.01)
+    subject, bystander = "a" * 32, "b" * 32
+    assert writer.prepare([subject, bystander]) == set()
+    assert other.existing_key(subject) is not None
+    assert writer.forget([subject], at_us=123) == 1
+    import time
+    time.sleep(0.02)
+    assert other.refresh() is True
+    assert other.existing_key(subject) is None and other.existing_key(bystander) is not None
+    assert other.prepare([subject]) == {subject} and other.cached_key(subject) is None
+    assert other.forgotten_at([subject, bystander]) == {subject: 123, bystander: None} | other.forgotten_at([])
+    assert other.lift([subject, bystander]) == [subject]
+    assert other.prepare([subject]) == set()
+    assert other.cached_key(subject).kid  # a new key
+    assert other.forgotten_at([subject])[subject] == 123  # old events stay erased
+
+
+def test_a_wrong_master_key_is_reported(settings):
+    store(settings).prepare(["c" * 32])
+    other = KeyStore(Redis.from_url(settings.redis_address), settings.topic_prefix,
+                     master_aead(settings.model_copy(update={"master_key": settings.master_key.__class__("A" * 43 + "=")})))
+    with pytest.raises(PrivacyError, match="CDP_MASTER_KEY"):
+        other.existing_key("c" * 32)
