@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -42,7 +42,7 @@ from projections.avro_container import ContainerWriter
 from projections.backend import Backend
 from projections.event_columns import event_log_insert
 from schemas.codec import MARKER, InteractionCodec
-from schemas.contract import current_schema
+from schemas.contract import SchemaVersion, schema_versions
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,14 @@ class EventsSink:
     """Consume ``settings.topics.interactions`` into ``event_log`` through ``backend``.
 
     ``from_beginning`` rewinds the consumer group to the start of every partition (replay).
-    ``on_batch(stats, batch_events)`` is called after each committed batch.
+    ``on_batch(stats, batch_events)`` is called after each committed batch. ``versions``
+    are the schema versions it reads (default: every packaged one); the last is current.
     """
 
     def __init__(self, settings: Settings, backend: Backend, *, batch_size: int = 20_000,
                  batch_seconds: float = 0.5, from_beginning: bool = False,
-                 on_batch: Callable[[SinkStats, int], None] | None = None):
+                 on_batch: Callable[[SinkStats, int], None] | None = None,
+                 versions: Sequence[SchemaVersion] | None = None):
         self.settings = settings
         self.backend = backend
         self.topic = settings.topics.interactions
@@ -80,10 +82,11 @@ class EventsSink:
         self.batch_seconds = batch_seconds
         self.on_batch = on_batch
         self.stats = SinkStats()
-        self._codec = InteractionCodec()
+        versions = tuple(versions or schema_versions())
+        self._codec = InteractionCodec(versions)
         self._current_header = MARKER + self._codec.fingerprint
-        self._container = ContainerWriter(current_schema())
-        self._insert = event_log_insert(current_schema())
+        self._container = ContainerWriter(versions[-1].schema)
+        self._insert = event_log_insert(versions[-1].schema)
         self._from_beginning = from_beginning
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()

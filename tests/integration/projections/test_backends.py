@@ -11,8 +11,13 @@ import pyarrow as pa
 import pytest
 
 from panorama.errors import QueryError
+from projections.avro_container import ContainerWriter, row_schema
+from projections.avro_input import avro_insert
 from projections.backend import Backend
 from projections.chdb_backend import ChdbBackend
+from schemas.codec import InteractionCodec
+from schemas.contract import current_schema
+from schemas.examples import example_record
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +88,17 @@ def test_a_reinsert_after_an_erasure_is_not_swallowed(backend, scratch):
     assert backend.query(f"SELECT count() FROM {scratch}").scalar() == 0
     backend.insert(scratch, rows, settings)
     assert backend.query(f"SELECT count() FROM {scratch} FINAL").scalar() == 2
+
+
+def test_an_avro_container_decoded_by_the_engine(backend, scratch):
+    """The sink's path: ClickHouse decodes the Avro rows (chDB from a file, a server from
+    the request body through ``input()``) and the SELECT maps them to columns."""
+    codec, writer = InteractionCodec(), ContainerWriter(current_schema())
+    records = [example_record("survey_answered"), example_record("order_placed")]
+    container = writer.container([writer.row(b"k", 0, 40 + i, codec.encode(r)) for i, r in enumerate(records)])
+    columns = [("id", "{event_id}"), ("at", "{occurred_at}"), ("kind", "{type}"), ("score", "{survey.score}"),
+               ("n", "reinterpretAsUInt64({kafka_offset})")]
+    backend.insert_avro(avro_insert(scratch, columns, row_schema(current_schema())), container, {"insert_deduplicate": 0})
+    rows = backend.query(f"SELECT toString(id), toUnixTimestamp64Micro(at), kind, score, n FROM {scratch} ORDER BY n").rows
+    assert rows == [(r["event_id"], r["occurred_at"], r["type"], (r["survey"] or {}).get("score"), 40 + i)
+                    for i, r in enumerate(records)]
