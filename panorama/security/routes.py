@@ -9,6 +9,7 @@ and the workspace is always the admin's own.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -38,14 +39,20 @@ class KeyUpdate(BaseModel):
     rate_limit: int | None = Field(None, gt=0)
 
 
-async def parsed(request: Request, model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate(await read_json(request, BODY_LIMIT))
-    except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "<body>"
-        problem = "may not be set here" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ApiProblem(422, "invalid_field", problem, field=field) from None
+def body_of(model: type[BaseModel]) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency parsing the JSON body as ``model`` (413 past ``BODY_LIMIT``, 422 naming
+    the first bad or unknown field). List it after the key so a caller without one gets 401."""
+
+    async def parsed(request: Request) -> Any:
+        try:
+            return model.model_validate(await read_json(request, BODY_LIMIT))
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "<body>"
+            problem = "may not be set here" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ApiProblem(422, "invalid_field", problem, field=field) from None
+
+    return parsed
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:
@@ -77,9 +84,8 @@ def security_router(guard: Guard) -> APIRouter:
         return [r.public() for r in keys.list(caller.workspace)]
 
     @router.post("/keys", tags=["keys"], summary="Create a key", status_code=201, openapi_extra=body_doc(KeyCreate))
-    async def create(request: Request, caller: ApiKey = admin) -> dict[str, Any]:
+    def create(caller: ApiKey = admin, wanted: KeyCreate = Depends(body_of(KeyCreate))) -> dict[str, Any]:
         """A new key in the admin's own workspace; the key is in this answer only."""
-        wanted = await parsed(request, KeyCreate)
         if wanted.role == "ingest":
             raise ApiProblem(422, "invalid_field", "write keys are made with `cdp keys create --role ingest`", field="role")
         try:
@@ -90,9 +96,8 @@ def security_router(guard: Guard) -> APIRouter:
         return {"key": key, **record.public()}
 
     @router.patch("/keys/{key_id}", tags=["keys"], summary="Rename a key or change its rate", openapi_extra=body_doc(KeyUpdate))
-    async def update(key_id: KeyId, request: Request, caller: ApiKey = admin) -> dict[str, Any]:
+    def update(key_id: KeyId, caller: ApiKey = admin, wanted: KeyUpdate = Depends(body_of(KeyUpdate))) -> dict[str, Any]:
         """Only the name and the rate limit change; role, workspace and grants never do."""
-        wanted = await parsed(request, KeyUpdate)
         own_key(caller, key_id)
         try:
             record = keys.update(key_id, wanted.name, wanted.rate_limit)
