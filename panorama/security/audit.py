@@ -77,6 +77,7 @@ class AuditLog:
 
     def __init__(self, settings: Settings, timeout: float = 10.0):
         self.topic = settings.topics.audit
+        self.workspace = settings.topic_prefix
         self._timeout = timeout
         self._producer = Producer(client_config(settings) | {
             "enable.idempotence": True, "acks": "all", "linger.ms": 0, "client.id": "panorama-audit",
@@ -90,9 +91,10 @@ class AuditLog:
         ``actor`` is who acted (``key:<key name>``, ``cli:<os user>``), ``role`` the role it
         acted under, ``action`` a dotted verb (``profile.read``, ``key.revoke``,
         ``privacy.forget``), ``subject`` the customer id or key id acted on, ``reason``
-        the stated purpose. Raises :class:`AuditError` when the event was not written.
+        the stated purpose. ``details.workspace`` defaults to this process's workspace (its
+        topic prefix). Raises :class:`AuditError` when the event was not written.
         """
-        event = audit_event(actor, action, subject, reason, outcome, details, role)
+        event = audit_event(actor, action, subject, reason, outcome, {"workspace": self.workspace} | (details or {}), role)
         errors: list[KafkaError] = []
         at_ms = int(datetime.fromisoformat(event["at"]).timestamp() * 1000)  # `cdp audit --since` seeks by it
         self._producer.produce(self.topic, orjson.dumps(event), key=(subject or actor).encode(), timestamp=at_ms,

@@ -172,11 +172,9 @@ def audited_read(settings: Settings, reader: Any, identity: str, purpose: str | 
         try:
             profile = reader.read(identity)
         except ProfileNotFound:
-            audit_log.record(cli_actor(), "profile.read", reader.namer.parse(identity), purpose, "not_found", role="operator",
-                             details={"workspace": settings.topic_prefix})
+            audit_log.record(cli_actor(), "profile.read", reader.namer.parse(identity), purpose, "not_found", role="operator")
             raise
-        audit_log.record(cli_actor(), "profile.read", profile["customer_id"], purpose, role="operator",
-                         details={"workspace": settings.topic_prefix})
+        audit_log.record(cli_actor(), "profile.read", profile["customer_id"], purpose, role="operator")
     return profile
 
 

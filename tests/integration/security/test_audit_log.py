@@ -31,6 +31,8 @@ def test_records_are_searchable_by_actor_action_and_time(settings: Settings):
     assert [e["action"] for e in search_audit(settings, AuditQuery(action="key.*"))] == ["key.create", "key.revoke"]
     assert [e["action"] for e in search_audit(settings, AuditQuery(since=middle))] == ["profile.read", "key.revoke"]
     assert [e["action"] for e in search_audit(settings, AuditQuery(limit=1))] == ["key.revoke"]
+    assert everything[0]["details"] == {"workspace": settings.topic_prefix, "role": "support"}
+    assert search_audit(settings, AuditQuery(workspace="elsewhere")) == []
 
 
 def test_loading_twice_keeps_one_row_per_event(settings: Settings, tmp_path):
