@@ -233,7 +233,7 @@ class ProfileStore:
         return IdentityGraph(roots, members, self.rules, blocked)
 
     def _queue_decision(self, pipe, decision: Decision, partition: int, now: int) -> None:
-        entry = orjson.dumps(decision.as_dict())
+        entry = orjson.dumps(decision.as_dict() | {"recorded_at": now})
         if isinstance(decision, Merge):
             for node in decision.moved:
                 pipe.set(self.keys.root(node), decision.winner)
@@ -289,8 +289,8 @@ class ProfileStore:
                 "version": len(history), "history": history}
 
     def history(self, members: list[str]) -> list[dict[str, Any]]:
-        """Every decision (merge, refusal, unmerge) involving any of ``members``, oldest
-        first: the versioned history of their part of the graph."""
+        """Every decision (merge, refusal, unmerge) involving any of ``members`` in the order
+        they were recorded: the versioned history of their part of the graph."""
         pipe = self.redis.pipeline(transaction=False)
         for member in members:
             pipe.lrange(self.keys.log(member), 0, -1)
@@ -299,4 +299,4 @@ class ProfileStore:
         entries = {raw: orjson.loads(raw) for found in logs for raw in found}
         mine = set(members)
         entries.update((raw, u) for raw in unmerges if mine & set((u := orjson.loads(raw))["apart"] + u["removed"]))
-        return sorted(entries.values(), key=lambda e: (e["occurred_at"], e["event_id"]))
+        return sorted(entries.values(), key=lambda e: (e.get("recorded_at", 0), e["occurred_at"], e["event_id"]))

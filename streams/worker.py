@@ -181,10 +181,10 @@ class ProfileWorker:
             before = partial.events
             apply(partial, record)
             touched[node] = partial
-            if partial.events == before:
+            if partial.events == before:  # a duplicate links nothing either: an unmerge may have cut its link
                 self.stats.duplicates += 1
-            else:
-                recent[node].append(_recent_entry(record))
+                continue
+            recent[node].append(_recent_entry(record))
             if node in new_nodes and node not in labels:
                 labels[node] = ":".join(routing_identity(record["identities"]))
             if identity_count(record["identities"]) >= 2:

@@ -122,6 +122,24 @@ class IdentityGraph:
             self.roots[node] = winner
         return Merge(event_id, occurred_at, winner, loser, tuple(sorted(moved)), (a, b))
 
+    def apart(self, side_a: set[str], side_b: set[str], pairs: list[tuple[str, str]]) -> tuple[str, str]:
+        """Split the component holding ``side_a`` and ``side_b`` into those two and block
+        each of ``pairs`` (see :mod:`streams.identity.unmerge`); return the new roots."""
+        self.members.pop(self.root(next(iter(side_a))), None)
+        roots = []
+        for side in (side_a, side_b):
+            root = min(side, key=rank)
+            roots.append(root)
+            for node in side - {root}:
+                self.roots[node] = root
+            self.roots.pop(root, None)
+            if len(side) > 1:
+                self.members[root] = set(side)
+        for a, b in pairs:
+            self.blocked.setdefault(a, set()).add(b)
+            self.blocked.setdefault(b, set()).add(a)
+        return roots[0], roots[1]
+
     def _blocked(self, members_a: set[str], members_b: set[str]) -> str | None:
         for node in sorted(members_a):
             apart = self.blocked.get(node, set()) & members_b

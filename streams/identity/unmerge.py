@@ -5,7 +5,8 @@ The graph history is the log of decisions: every merge records the link (``via``
 joined two components, so a customer's accepted links form a tree over its identities.
 Unmerging A and B removes the most recent link on the tree path between them (the merge
 that brought them together), recomputes both sides' roots (customer ids), blocks the
-pair (a later link that would put A and B together again is refused and recorded), and
+pair and the removed link (a later link — a duplicate of the same event included — that
+would put either pair together again is refused and recorded), and
 appends the decision to ``{ns}:id:unmerges``, an operator record a rebuild keeps.
 
 Profiles need no recomputation step: a profile is the merge of the partials of its
@@ -23,7 +24,7 @@ import orjson
 from redis import WatchError
 
 from panorama.errors import StreamError
-from streams.identity.nodes import rank
+from streams.identity.graph import IdentityGraph
 from streams.outbox import outbox_entry, record_id
 from streams.signals.due import TOUCH_LUA, owner
 from streams.store import ProfileStore
@@ -42,6 +43,8 @@ def tree_edges(members: set[str], history: Iterable[dict[str, Any]]) -> list[Edg
 
 def split(members: set[str], edges: list[Edge], a: str, b: str) -> tuple[set[str], set[str], Edge]:
     """(side of ``a``, side of ``b``, the link removed): the newest link on the path a -> b."""
+    if a == b:
+        raise StreamError(f"cannot unmerge {a} from itself; name two identities of the customer")
     path = _path(edges, a, b)
     if path is None:
         raise StreamError(f"no recorded link joins {a} and {b}; nothing to unmerge")
@@ -89,6 +92,18 @@ def _reachable(start: str, edges: list[Edge]) -> set[str]:
     return seen
 
 
+def plan_unmerge(graph: IdentityGraph, history: list[dict[str, Any]], a: str, b: str, now: int,
+                 decision_id: str, reason: str = "") -> dict[str, Any]:
+    """Unmerge ``a`` and ``b`` in ``graph`` (which holds at least their component) using the
+    component's decision ``history``; return the decision that records it."""
+    root, members = graph.root(a), graph.component(a)
+    side_a, side_b, cut = split(set(members), tree_edges(set(members), history), a, b)
+    roots = graph.apart(side_a, side_b, [(a, b), cut[:2]])
+    return {"action": "unmerge", "event_id": decision_id, "occurred_at": now, "recorded_at": now, "customer_id": root,
+            "customers": list(roots), "apart": [a, b], "removed": list(cut[:2]),
+            "sides": [sorted(side_a), sorted(side_b)], "reason": reason}
+
+
 def unmerge(store: ProfileStore, a: str, b: str, now: int, partitions: int, reason: str = "") -> dict[str, Any]:
     """Split the customer holding nodes ``a`` and ``b``; return the recorded decision.
     Raises StreamError when they are not one customer or no recorded link joins them."""
@@ -102,22 +117,25 @@ def unmerge(store: ProfileStore, a: str, b: str, now: int, partitions: int, reas
                 if root != root_b:
                     raise StreamError(f"{a} and {b} belong to different customers ({root}, {root_b}); nothing to unmerge")
                 pipe.watch(keys.members(root), *(keys.root(m) for m in members))
-                side_a, side_b, cut = split(set(members), tree_edges(set(members), store.history(members)), a, b)
-                roots = [min(side, key=rank) for side in (side_a, side_b)]
-                decision = {"action": "unmerge", "event_id": record_id(keys.ns, "unmerge", a, b, str(now)),
-                            "occurred_at": now, "customer_id": root, "customers": roots, "apart": [a, b],
-                            "removed": list(cut[:2]), "sides": [sorted(side_a), sorted(side_b)], "reason": reason}
+                graph = IdentityGraph({m: root for m in members if m != root}, {root: set(members)})
+                decision = plan_unmerge(graph, store.history(members), a, b, now,
+                                        record_id(keys.ns, "unmerge", a, b, str(now)), reason)
+                roots = decision["customers"]
                 pipe.multi()
                 pipe.delete(keys.members(root))
-                for side, new_root in zip((side_a, side_b), roots):
-                    for node in side:
-                        pipe.delete(keys.root(node)) if node == new_root else pipe.set(keys.root(node), new_root)
-                    if len(side) > 1:
-                        pipe.sadd(keys.members(new_root), *side)
-                pipe.sadd(keys.block(a), b)
-                pipe.sadd(keys.block(b), a)
+                for node in members:
+                    if node in graph.roots:
+                        pipe.set(keys.root(node), graph.roots[node])
+                    else:
+                        pipe.delete(keys.root(node))
+                for new_root in roots:
+                    if new_root in graph.members:
+                        pipe.sadd(keys.members(new_root), *graph.members[new_root])
+                for x, y in (decision["apart"], decision["removed"]):
+                    pipe.sadd(keys.block(x), y)
+                    pipe.sadd(keys.block(y), x)
                 pipe.rpush(keys.unmerges, orjson.dumps(decision))
-                record = {"id": decision["event_id"], "recorded_at": now, **decision}
+                record = {"id": decision["event_id"], **decision}
                 pipe.hset(keys.outbox(owner(root, partitions)), *outbox_entry(store.identity_topic, root, record))
                 touch(keys=[keys.due(owner(r, partitions)) for r in roots], args=[now, *roots], client=pipe)
                 pipe.execute()

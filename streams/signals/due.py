@@ -4,9 +4,9 @@ a customer's next timer) go through these two Lua functions so neither loses the
 update:
 
 * ``touch(key, member, at)``: due at ``at``, or earlier if it already was; a member that
-  was already due gets its score moved by one microsecond, so a sweep that read it before
-  this touch sees a different score and does not settle it away (no lost wake-up, and a
-  busy customer is never postponed indefinitely).
+  was already due gets its score moved one microsecond earlier, so a sweep that read it
+  before this touch sees a different score and does not settle it away (no lost wake-up,
+  and a busy customer is never postponed).
 * ``settle(key, member, expected, next)``: a sweep is done with ``member``, whose score it
   read as ``expected`` ('' when it was absent). If nobody touched it since, set it to
   ``next`` (remove it for -1); if somebody did, keep the earlier of the two.
@@ -26,7 +26,7 @@ TOUCH_LUA = """
 local function touch(key, member, at)
   local cur = redis.call('ZSCORE', key, member)
   if not cur or tonumber(cur) > at then redis.call('ZADD', key, at, member)
-  else redis.call('ZADD', key, tonumber(cur) + 1, member) end
+  else redis.call('ZADD', key, tonumber(cur) - 1, member) end
 end
 """
 

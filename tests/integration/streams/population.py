@@ -65,14 +65,15 @@ def interleaved(customers: list[Customer], seed: int) -> list[dict]:
 
 def assert_profiles_match(settings: Settings, customers: list[Customer]) -> None:
     reader = ProfileReader(Redis.from_url(settings.redis_address), settings)
+    now = START_US + 400 * 86_400_000_000  # one instant for every read: the lifecycle depends on it
     for customer in customers:
-        profile = reader.read(f"user_id:{customer.user_id}")
+        profile = reader.read(f"user_id:{customer.user_id}", now)
         assert profile["identities"] == customer.identities(), customer.user_id
         assert profile["events"] == len(customer.events), customer.user_id
         assert profile["events_by_type"] == customer.events_by_type(), customer.user_id
         assert profile["orders"]["revenue_minor"] == customer.revenue(), customer.user_id
         anonymous = customer.identities()["anonymous_id"][0]
-        assert reader.read(f"anonymous_id:{anonymous}") == profile  # stitched both ways
+        assert reader.read(f"anonymous_id:{anonymous}", now) == profile  # stitched both ways
 
 
 def wait_until_caught_up(settings: Settings, timeout: float = 120.0) -> None:

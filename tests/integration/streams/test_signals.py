@@ -58,5 +58,7 @@ def test_signals_match_the_rules_on_ground_truth_and_timers_fire_without_events(
     assert stages["churned"] >= 1 and set(stages) <= {"prospect", "churned"}
     ids = Counter(r["id"] for r in records)
     assert max(ids.values()) == 1, "a committed change was published twice"
-    assert worker.stats.published == len(records) and worker.stats.signals == len(records)
-    assert len(records) > len(first)
+    assert worker.stats.signals == len(records) and len(records) > len(first)
+    merges = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.identity)]
+    assert len(merges) == worker.stats.merges > 0 and len({m["id"] for m in merges}) == len(merges)
+    assert worker.stats.published == len(records) + len(merges)

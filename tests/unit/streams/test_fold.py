@@ -3,18 +3,14 @@ and mergeable (folding two disjoint halves and merging equals folding everything
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.profiles.codec import decode_partial, encode_partial
 from streams.profiles.fold import DEDUP_MEMORY, Partial, fold, merge
 from streams.profiles.view import profile_view
+from tests.unit.streams.budget import examples
 from tests.unit.streams.events import histories
-
-
-
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None)
 
 
 @examples(2500)

@@ -3,11 +3,12 @@ and each merge says which event linked which identities."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.identity.graph import IdentityGraph, LinkRules, Merge, Refusal
 from streams.identity.nodes import NodeNamer, rank
+from tests.unit.streams.budget import examples
 
 NODES = ["user_id:u1", "user_id:u2", "email:e1", "email:e2", "phone:p1", "anonymous_id:a1", "anonymous_id:a2",
          "device_id:d1", "external:shop:x1"]
@@ -25,7 +26,7 @@ def _apply(graph: IdentityGraph, batch: list[list[str]]) -> IdentityGraph:
     return graph
 
 
-@settings(max_examples=1500, deadline=None)
+@examples(1500)
 @given(links, st.randoms(use_true_random=False))
 def test_without_limits_components_do_not_depend_on_link_order(batch, rng):
     shuffled = list(batch)
@@ -36,7 +37,7 @@ def test_without_limits_components_do_not_depend_on_link_order(batch, rng):
         assert {a.root(n) for n in component} == {min(component, key=rank)} == {b.root(n) for n in component}
 
 
-@settings(max_examples=1000, deadline=None)
+@examples(1000)
 @given(links)
 def test_limits_are_never_broken_and_replays_change_nothing(batch):
     rules = LinkRules(limits={"user_id": 1, "email": 1})
@@ -82,3 +83,20 @@ def test_nodes_normalise_before_hashing_and_never_hold_plain_values():
     pairs = namer.nodes({"anonymous_id": "a", "email": "ana@example.com", "user_id": "u", "external_ids": {"shop": "1"}})
     assert [label for _, label in pairs] == ["user_id:u", "external:shop:1", "email:ana@example.com", "anonymous_id:a"]
     assert namer.parse("customer:user_id:abc") == "user_id:abc"
+
+
+def test_unmerge_cuts_the_newest_link_between_the_two_and_blocks_it():
+    from streams.identity.unmerge import plan_unmerge
+
+    graph, history = IdentityGraph(rules=UNLIMITED), []
+    for i, nodes in enumerate([["user_id:u1", "email:e1"], ["email:e1", "anonymous_id:a1"], ["user_id:u2", "anonymous_id:a2"],
+                               ["anonymous_id:a1", "anonymous_id:a2"]]):
+        history += [d.as_dict() for d in graph.link(nodes, f"e{i}", i)]
+    assert graph.component("user_id:u2") == {"user_id:u1", "user_id:u2", "email:e1", "anonymous_id:a1", "anonymous_id:a2"}
+    decision = plan_unmerge(graph, history, "user_id:u1", "user_id:u2", 10, "x")
+    assert decision["removed"] == ["anonymous_id:a1", "anonymous_id:a2"]  # e3, the link that joined them
+    assert graph.component("user_id:u1") == {"user_id:u1", "email:e1", "anonymous_id:a1"}
+    assert graph.component("anonymous_id:a2") == {"user_id:u2", "anonymous_id:a2"}
+    assert decision["customers"] == ["user_id:u1", "user_id:u2"]
+    (again,) = graph.link(["anonymous_id:a1", "anonymous_id:a2"], "e9", 11)
+    assert isinstance(again, Refusal) and "unmerged by an operator" in again.reason

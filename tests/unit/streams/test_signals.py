@@ -3,11 +3,12 @@ say exactly when the result would next change."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.profiles.fold import fold
 from streams.signals.rules import DAY_US, evaluate
+from tests.unit.streams.budget import examples
 
 NOW = 1000 * DAY_US
 
@@ -56,7 +57,7 @@ def test_negative_signals_add_up_with_their_reasons():
     assert "unresolved_tickets" not in {r.code for r in evaluate(fold(resolved), NOW).reasons}
 
 
-@settings(max_examples=300, deadline=None)
+@examples(1000)
 @given(st.lists(st.floats(0, 400), max_size=6), st.floats(0, 400))
 def test_nothing_changes_before_the_timer_and_the_timer_is_in_the_future(days_ago, later_days):
     partial = fold(_orders(*days_ago))
@@ -69,7 +70,7 @@ def test_nothing_changes_before_the_timer_and_the_timer_is_in_the_future(days_ag
     assert evaluate(partial, now.next_change - 1).stage == now.stage
 
 
-@settings(max_examples=300, deadline=None)
+@examples(1000)
 @given(st.lists(st.floats(0, 400), max_size=6), st.randoms(use_true_random=False))
 def test_signals_do_not_depend_on_delivery_order(days_ago, rng):
     events = _orders(*days_ago)

@@ -1,0 +1,78 @@
+"""Unmerge on the real stack: a wrong link merges a visitor into a customer; `cdp identity
+unmerge` splits them, both profiles are exactly their own events again (no recompute
+step: partials per identity), the split is published on `<prefix>.identity`, the same
+link later is refused, and `cdp identity explain` shows the versioned history."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+
+import orjson
+import pytest
+from redis import Redis
+
+from streams.profiles import ProfileReader
+from tests.integration.kafka_reader import read_topic
+from tests.integration.streams.population import START_US, population, wait_until_caught_up, worker_thread
+from tests.integration.streams.test_profiles import produce
+
+pytestmark = pytest.mark.integration
+
+
+def _page(identities: dict, at: int) -> dict:
+    event = dict(population(1, seed=30)[0].events[0])  # an anonymous page view, as a template
+    return event | {"event_id": str(uuid.uuid4()), "occurred_at": at, "received_at": at,
+                    "identities": {k: None for k in event["identities"]} | {"external_ids": {}} | identities}
+
+
+def _summary(profile: dict) -> tuple:
+    return profile["events"], profile["events_by_type"], profile["identities"]
+
+
+def test_unmerge_splits_a_wrong_merge_and_both_profiles_are_their_own_events(settings):
+    (customer,) = population(1, seed=31)
+    email = customer.identities()["email"][0]
+    visitor = [_page({"anonymous_id": "anon-visitor"}, START_US + i) for i in range(5)]
+    produce(settings, customer.events + visitor)
+    env = os.environ | {"CDP_REDIS_URL": settings.redis_address, "CDP_TOPIC_PREFIX": settings.topic_prefix,
+                        "CDP_KAFKA_BOOTSTRAP": settings.kafka_address,
+                        "CDP_INTERACTIONS_PARTITIONS": str(settings.interactions_partitions)}
+    cli = [sys.executable, "-m", "panorama.cli", "identity"]
+    reader = ProfileReader(Redis.from_url(settings.redis_address), settings)
+    with worker_thread(settings, signal_debounce_s=0):
+        wait_until_caught_up(settings)
+        alone = _summary(reader.read(f"user_id:{customer.user_id}")), _summary(reader.read("anonymous_id:anon-visitor"))
+        wrong = _page({"email": email, "anonymous_id": "anon-visitor"}, START_US + 10)  # a shared computer
+        produce(settings, [wrong])
+        wait_until_caught_up(settings)
+        merged = reader.read("anonymous_id:anon-visitor")
+        assert merged["customer_id"] == reader.read(f"user_id:{customer.user_id}")["customer_id"]
+        assert merged["events"] == len(customer.events) + len(visitor) + 1
+
+        done = subprocess.run(cli + ["unmerge", email, "anonymous_id:anon-visitor", "--reason", "shared computer"],
+                              env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        mine, theirs = reader.read(f"user_id:{customer.user_id}"), reader.read("anonymous_id:anon-visitor")
+        assert mine["customer_id"] != theirs["customer_id"]
+        assert _summary(theirs) == alone[1]  # the visitor's own five page views, nothing else
+        assert mine["events"] == alone[0][0] + 1  # the customer keeps the event that carried its email
+        assert mine["events_by_type"] == dict(Counter(alone[0][1]) + Counter({"page": 1}))
+
+        produce(settings, [_page({"email": email, "anonymous_id": "anon-visitor"}, START_US + 20)])  # the same link again
+        wait_until_caught_up(settings)
+        assert reader.read("anonymous_id:anon-visitor")["customer_id"] == theirs["customer_id"]
+
+    explained = subprocess.run(cli + ["explain", "anonymous_id:anon-visitor"], env=env, capture_output=True, text=True)
+    assert explained.returncode == 0, explained.stderr
+    history = orjson.loads(explained.stdout)["history"]
+    assert [h["action"] for h in history][-3:] == ["merge", "unmerge", "refused"]
+    assert "unmerged by an operator" in history[-1]["reason"] and history[-2]["reason"] == "shared computer"
+    assert orjson.loads(explained.stdout)["version"] == len(history)
+    again = subprocess.run(cli + ["unmerge", email, "anonymous_id:anon-visitor"], env=env, capture_output=True, text=True)
+    assert again.returncode == 1 and "different customers" in again.stderr
+    published = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.identity)]
+    assert [p["action"] for p in published].count("unmerge") == 1
