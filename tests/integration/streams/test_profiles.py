@@ -121,10 +121,16 @@ def test_cli_reads_profiles_and_explains_merges(settings):
     produce(settings, interleaved(customers, seed=9))
     with worker_thread(settings) as worker:
         wait_until_caught_up(settings)
+        deadline = time.monotonic() + 10
+        while len(worker.lag()) < settings.interactions_partitions and time.monotonic() < deadline:
+            time.sleep(0.1)  # lag comes from cached watermarks: known after the first fetch of each partition
         metrics = {m.name: m for m in WorkerCollector(worker).collect()}
     assert metrics["cdp_profile_worker_events"].samples[0].value == sum(len(c.events) for c in customers)
     assert {s.value for s in metrics["cdp_profile_worker_lag"].samples} == {0}
-    env = os.environ | {"CDP_REDIS_URL": settings.redis_address, "CDP_TOPIC_PREFIX": settings.topic_prefix}
+    latency = metrics["cdp_profile_worker_latency_seconds"].samples
+    assert [s.value for s in latency if s.name.endswith("_count")] == [sum(len(c.events) for c in customers)]
+    env = os.environ | {"CDP_REDIS_URL": settings.redis_address, "CDP_TOPIC_PREFIX": settings.topic_prefix,
+                        "CDP_KAFKA_BOOTSTRAP": settings.kafka_address}  # reads are audited to <prefix>.audit
     cli = [sys.executable, "-m", "panorama.cli"]
     email = customers[0].identities()["email"][0]
     found = subprocess.run(cli + ["profile", "get", email.upper()], env=env, capture_output=True, text=True)
