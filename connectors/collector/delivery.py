@@ -16,6 +16,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
+from connectors.privacy_keys import prefetch_keys
 from panorama.errors import ContractError, ProducerError
 from panorama.settings import Settings
 from producers import InteractionProducer
@@ -86,6 +87,7 @@ class AckingProducer:
             return outcome
         pending = _Pending(asyncio.get_running_loop().create_future(), outcome, len(items))
         producer = self._producer
+        prefetch_keys(producer, [item.record for item in items if item.record is not None])
         self._outstanding += 1
         self._work.set()
         try:

@@ -11,17 +11,22 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from connectors import registry
 from connectors.base import now_micros
 from connectors.importer.mapping import load_mapping
 from connectors.importer.readers import file_format, read_rows
+from connectors.privacy_keys import prefetch_keys
 from panorama.errors import ConnectorError, ContractError
 from panorama.settings import Settings
 from producers import InteractionProducer
 
 SHOWN_REJECTIONS = 20
+# Rows mapped before their events are encoded, so the privacy keys of a chunk's customers
+# are fetched in a few round trips (connectors.privacy_keys). Memory stays bounded by it.
+CHUNK_ROWS = 2000
 
 
 @dataclass
@@ -58,25 +63,48 @@ def import_file(settings: Settings, path: Path, connector_name: str, mapping_fil
     with InteractionProducer(settings) as producer, report.rejects_file.open("w", newline="", encoding="utf-8") as out:
         rejects = csv.writer(out)
         rejects.writerow(["row", "field", "code", "problem"])
-        encode, send = producer.encode, producer.send_encoded
-        for number, row, position in read_rows(path):
-            report.rows_read += 1
-            try:
-                if isinstance(row, ContractError):
-                    raise row
-                encoded = [encode(record) for record in connector.to_events(rename(row), received_at)]
-            except ContractError as e:
-                report.rows_rejected += 1
-                rejects.writerow([number, e.field, e.code, e.problem])
-                if len(report.first_rejections) < SHOWN_REJECTIONS:
-                    report.first_rejections.append((number, e.field, e.problem))
-                continue
-            for value, key in encoded:
-                send(value, key)
-            if progress is not None and report.rows_read % 5000 == 0:
-                progress(position, report.rows_read)
+
+        def reject(number: int, e: ContractError) -> None:
+            report.rows_rejected += 1
+            rejects.writerow([number, e.field, e.code, e.problem])
+            if len(report.first_rejections) < SHOWN_REJECTIONS:
+                report.first_rejections.append((number, e.field, e.problem))
+
+        rows = read_rows(path)
+        while chunk := list(islice(rows, CHUNK_ROWS)):
+            mapped: list[tuple[int, list[dict] | ContractError]] = []
+            for number, row, _ in chunk:
+                if not isinstance(row, ContractError):
+                    try:
+                        row = connector.to_events(rename(row), received_at)
+                    except ContractError as e:
+                        row = e
+                mapped.append((number, row))
+            _send_chunk(producer, mapped, reject)
+            report.rows_read += len(chunk)
+            if progress is not None:
+                progress(chunk[-1][2], report.rows_read)
         producer.flush()
         report.events_produced = producer.stats.acked
     if progress is not None:
         progress(path.stat().st_size, report.rows_read)
     return report
+
+
+def _send_chunk(producer: InteractionProducer, mapped: list[tuple[int, list[dict] | ContractError]],
+                reject: Callable[[int, ContractError], None]) -> None:
+    """Encode and queue the events of one chunk's rows, in row order; a row that could not
+    be mapped, or whose event fails the contract, is rejected whole (none of its events is
+    sent)."""
+    prefetch_keys(producer, [record for _, records in mapped if isinstance(records, list) for record in records])
+    encode, send = producer.encode, producer.send_encoded
+    for number, records in mapped:
+        try:
+            if isinstance(records, ContractError):
+                raise records
+            encoded = [encode(record) for record in records]
+        except ContractError as e:
+            reject(number, e)
+            continue
+        for value, key in encoded:
+            send(value, key)
