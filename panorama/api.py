@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         body = {"status": "ok" if ok else "degraded", "version": __version__, "parts": parts}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"], dependencies=[Depends(guard.auth.require("admin", "auditor"))])
+    @app.get("/metrics", tags=["operations"], dependencies=[Depends(guard.require("admin", "auditor"))])
     def metrics() -> Response:
         """Prometheus metrics; scrape with an admin or auditor key (`authorization` in the scrape config)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -81,7 +81,7 @@ def profile_router(guard: Guard) -> APIRouter:
             profiles.close()
 
     router = APIRouter(prefix="/v1/profiles", tags=["profiles"], lifespan=lifespan)
-    reader_key = Depends(guard.auth.require(*READ_ROLES))
+    reader_key = Depends(guard.require(*READ_ROLES))
 
     @router.get("", summary="Find a profile by identity")
     def find(identity: Annotated[str, Query(max_length=320, description="email:…, phone:…, user_id:…, anonymous_id:…, "

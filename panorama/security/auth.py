@@ -4,7 +4,7 @@ caller's :class:`ApiKey`, or refuse the request with a JSON error naming the pro
 - 401: no key, a malformed header, an unknown, revoked or rotated-away key, or a write
   (ingest) key. Write keys are built into web pages and apps, so they are public by
   design: the read API does not treat them as credentials at all.
-- 403: a valid key whose role may not call the endpoint.
+- 403: a valid key whose role may not call the endpoint (:meth:`Guard.require`, audited).
 - 429 with ``Retry-After``: the key exceeded its rate (requests/s, a burst of one second),
   or one client address sent too many bad keys (guessing).
 
@@ -14,7 +14,6 @@ that time on every API process.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -86,16 +85,6 @@ class Authenticator:
         if wait:
             raise ApiProblem(429, "too_many_bad_keys", "too many unknown keys from this address",
                              headers={"Retry-After": retry_after_header(wait)})
-
-    def require(self, *roles: str) -> Callable[..., Any]:
-        """A dependency giving the caller's key if its role is one of ``roles``, else 403."""
-
-        async def allowed(key: ApiKey = Depends(self)) -> ApiKey:
-            if key.role not in roles:
-                raise ApiProblem(403, "wrong_role", f"role {key.role!r} may not do this; needs {' or '.join(roles)}")
-            return key
-
-        return allowed
 
     def close(self) -> None:
         self.store.close()

@@ -3,7 +3,11 @@ workspace of the calling key turned into the settings of that workspace's data."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import anyio
+from fastapi import Depends, Request
 
 from panorama.security.audit import AuditLog, refuse_personal_data
 from panorama.security.auth import ApiProblem, Authenticator
@@ -35,6 +39,21 @@ class Guard:
         if key.workspace == self.settings.topic_prefix:
             return self.settings
         return self.settings.model_copy(update={"topic_prefix": key.workspace})
+
+    def require(self, *roles: str) -> Callable[..., Any]:
+        """A dependency giving the caller's key if its role is one of ``roles``; otherwise 403,
+        and the attempt is audited (``access.denied`` with the route's template, never the
+        values in it, which a caller could fill with anything)."""
+
+        async def allowed(request: Request, key: ApiKey = Depends(self.auth)) -> ApiKey:
+            if key.role not in roles:
+                route = getattr(request.scope.get("route"), "path", "?")
+                await anyio.to_thread.run_sync(lambda: self.record(
+                    key, "access.denied", None, outcome="denied", details={"route": f"{request.method} {route}"}))
+                raise ApiProblem(403, "wrong_role", f"role {key.role!r} may not do this; needs {' or '.join(roles)}")
+            return key
+
+        return allowed
 
     def record(self, key: ApiKey, action: str, subject: str | None, reason: str | None = None,
                outcome: str = "ok", details: dict[str, Any] | None = None) -> None:

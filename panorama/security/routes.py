@@ -61,7 +61,7 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 def security_router(guard: Guard) -> APIRouter:
     router = APIRouter(prefix="/v1")
-    admin = Depends(guard.auth.require("admin"))
+    admin = Depends(guard.require("admin"))
     keys = guard.auth.store
 
     def own_key(caller: ApiKey, key_id: str) -> ApiKey:
@@ -125,7 +125,7 @@ def security_router(guard: Guard) -> APIRouter:
         return record.public()
 
     @router.get("/audit", tags=["audit"], summary="Search the audit log")
-    def audit(caller: ApiKey = Depends(guard.auth.require("auditor")),
+    def audit(caller: ApiKey = Depends(guard.require("auditor")),
               actor: Annotated[str | None, Query(max_length=200)] = None,
               action: Annotated[str | None, Query(max_length=100, description="e.g. profile.read or key.*")] = None,
               subject: Annotated[str | None, Query(max_length=200)] = None,

@@ -119,6 +119,13 @@ def test_wrong_role_is_forbidden(world, key, method, path):
     assert answer.json()["error"]["code"] == "wrong_role"
 
 
+def test_forbidden_attempts_are_audited_with_the_route_template(world):
+    analyst = call(world, "GET", "/v1/keys/me", "analyst").json()["key_id"]
+    assert call(world, "GET", "/v1/profiles/user_id:someone@example.com", "analyst").status_code == 403
+    [denied] = search_audit(world["a"], AuditQuery(actor=f"key:{analyst}", action="access.denied", limit=1))
+    assert denied["outcome"] == "denied" and denied["details"]["route"] == "GET /v1/profiles/{customer_id}"
+
+
 def test_another_workspaces_customer_is_not_found(world):
     bo = customer_id(world, "support@b", "user_id:u-bo")
     for key in ("support", "admin", "marketing+pii"):
