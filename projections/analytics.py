@@ -143,3 +143,33 @@ FROM (
     GROUP BY customer_key
 )
 GROUP BY steps_completed"""
+
+
+def lifecycle_distribution() -> str:
+    """Live profiles per lifecycle stage and each stage's share. The stage is the one the
+    profile stage computed (``streams/signals/rules.py``), not re-derived here: one rule,
+    one place."""
+    return """CREATE VIEW IF NOT EXISTS lifecycle_distribution AS
+SELECT lifecycle_stage, count() AS customers, customers / sum(customers) OVER () AS share
+FROM profiles
+GROUP BY lifecycle_stage"""
+
+
+def revenue_by_segment() -> str:
+    """Per segment and currency: current members, members who bought, and the lifetime
+    revenue of those buyers (from their profiles, so it is in customer-id space, like
+    segment membership)."""
+    return """CREATE VIEW IF NOT EXISTS revenue_by_segment AS
+WITH sizes AS (SELECT segment_id, count() AS members FROM segment_members GROUP BY segment_id)
+SELECT
+    m.segment_id AS segment_id,
+    p.currency AS currency,
+    any(s.members) AS members,
+    count() AS buyers,
+    sum(p.revenue_minor) AS revenue_minor,
+    intDiv(revenue_minor, members) AS revenue_per_member_minor
+FROM segment_members AS m
+INNER JOIN profiles AS p ON p.customer_id = m.customer_id
+INNER JOIN sizes AS s ON s.segment_id = m.segment_id
+WHERE p.orders > 0
+GROUP BY segment_id, currency"""

@@ -34,6 +34,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         analytics.rfm(), analytics.cohort_retention(), analytics.campaign_performance(),
         analytics.channel_mix(), analytics.email_to_order_funnel(),
     )),
+    Migration(5, "lifecycle distribution and revenue by segment", (
+        analytics.lifecycle_distribution(), analytics.revenue_by_segment(),
+    )),
 )
 
 _CREATED = re.compile(r"CREATE (TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
