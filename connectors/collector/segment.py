@@ -11,6 +11,8 @@ stays a custom ``track`` with its ``properties``.
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from typing import Any
 
@@ -27,6 +29,7 @@ _TRAIT_NAMES = {
     "address": "address", "company": "company",
 }
 _CAMPAIGN_KEYS = ("source", "medium", "name", "term", "content")
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class SegmentConfig(BaseModel):
@@ -91,14 +94,26 @@ def message_event_id(source: str, message_id: Any) -> str:
     """``messageId`` as the event id when it is a UUID, else a uuid5 of (source,
     messageId) so SDK retries of one message keep one id; a random id without one."""
     if message_id is None or message_id == "":
-        return str(uuid.uuid4())
+        return random_uuid()
     if not isinstance(message_id, str | int):
         raise ContractError("messageId", f"must be a string, got {type(message_id).__name__}", "malformed")
     text = str(message_id)
+    if _CANONICAL_UUID.fullmatch(text):  # what SDKs send: skip the UUID object round trip
+        return text.lower()
     try:
         return str(uuid.UUID(text)) if len(text) == 36 else records.batch_event_id(f"segment:{source}", text)
     except ValueError:
         return records.batch_event_id(f"segment:{source}", text)
+
+
+def random_uuid() -> str:
+    """A version-4 UUID string, as ``str(uuid.uuid4())`` but without building the object
+    (a third of the mapping time of a message without ``messageId``)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _object(container: dict, key: str) -> dict:

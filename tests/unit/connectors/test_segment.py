@@ -5,7 +5,7 @@ import uuid
 import orjson
 import pytest
 
-from connectors.collector.segment import SegmentConnector
+from connectors.collector.segment import SegmentConnector, message_event_id, random_uuid
 from panorama.errors import ContractError
 from tests.unit.connectors.helpers import RECEIVED_AT, valid
 
@@ -92,6 +92,15 @@ def test_message_id_is_the_idempotency_key():
     assert SegmentConnector({"source": "app"}).to_events(message, RECEIVED_AT)[0]["event_id"] != first
     given = str(uuid.uuid4())
     assert connector.to_events(message | {"messageId": given}, RECEIVED_AT)[0]["event_id"] == given
+    assert connector.to_events(message | {"messageId": given.upper()}, RECEIVED_AT)[0]["event_id"] == given
+    braced = "{" + given[:34] + "}"  # 36 characters, not a canonical UUID: hashed like any other id
+    assert message_event_id("webshop", braced) == message_event_id("webshop", braced) != braced.lower()
+
+
+def test_random_ids_are_version_4_uuids():
+    ids = {random_uuid() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 and str(uuid.UUID(i)) == i for i in ids)
 
 
 @pytest.mark.parametrize("message, field, code", [
