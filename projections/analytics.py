@@ -1,7 +1,8 @@
-"""Analytics views for BI, named for what they hold. Every one reads the deduplicated
-``events`` view, so its numbers are exact at any moment. ``docs/analytics.md`` documents
-the columns; ``tests/integration/projections/test_analytics_truth.py`` recomputes each
-in plain Python from the same events.
+"""Analytics views for BI, named for what they hold. Each reads deduplicated views
+(``events``, or ``profiles`` and ``segment_members``), so its numbers are exact at any
+moment. ``docs/analytics.md`` documents the columns; ``test_analytics_truth.py`` and
+``test_profile_views.py`` (``tests/integration/projections/``) recompute each in plain
+Python from the same input.
 
 Until identity resolution lands, a customer is the routing identity (``customer_key``):
 events of one person that carry different strongest identities count apart.
