@@ -10,13 +10,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.collector import collector_router
 from panorama import __version__
 from panorama.profile_api import profile_router
-from panorama.security.auth import ApiProblem
+from panorama.security.auth import ApiProblem, invalid_request, refusals
 from panorama.security.guard import Guard
 from panorama.security.routes import security_router
 from panorama.settings import Settings
@@ -44,6 +45,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def refused(_request: Request, problem: ApiProblem) -> JSONResponse:
         return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return await refused(request, invalid_request(error))
+
     @app.get("/health", tags=["operations"])
     def health() -> JSONResponse:
         """200 when Kafka and Redis answer, 503 (with which part failed) otherwise; no key
@@ -56,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         body = {"status": "ok" if ok else "degraded", "version": __version__, "parts": parts}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"], dependencies=[Depends(guard.require("admin", "auditor"))])
+    @app.get("/metrics", tags=["operations"], responses=refusals(401, 403, 429, 503), dependencies=[Depends(guard.require("admin", "auditor"))])
     def metrics() -> Response:
         """Prometheus metrics; scrape with an admin or auditor key (`authorization` in the scrape config)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

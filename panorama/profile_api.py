@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from redis import Redis
 
 from panorama.errors import ContractError, ProfileNotFound
-from panorama.security.auth import ApiProblem
+from panorama.security.auth import ApiProblem, refusals
 from panorama.security.guard import Guard, purpose
 from panorama.security.keys import ApiKey
 from panorama.security.masking import mask_explanation, mask_profile, sees_personal_data
@@ -80,7 +80,8 @@ def profile_router(guard: Guard) -> APIRouter:
         finally:
             profiles.close()
 
-    router = APIRouter(prefix="/v1/profiles", tags=["profiles"], lifespan=lifespan)
+    router = APIRouter(prefix="/v1/profiles", tags=["profiles"], lifespan=lifespan,
+                       responses=refusals(400, 401, 403, 404, 422, 429, 503))
     reader_key = Depends(guard.require(*READ_ROLES))
 
     @router.get("", summary="Find a profile by identity")

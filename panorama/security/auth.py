@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import redis
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from connectors.collector.rate_limit import TokenBuckets, retry_after_header
@@ -42,6 +43,33 @@ class ApiProblem(SecurityError):
 
     def body(self) -> dict[str, Any]:
         return {"success": False, "error": {"code": self.code, "field": self.field, "problem": self.problem}}
+
+
+_WHY = {
+    400: "malformed input; the error names the field",
+    401: "no key, an unknown or revoked key, or a write key (`error.code` says which)",
+    403: "the key's role may not do this",
+    404: "no such customer or key in the key's workspace",
+    409: "a revoked key cannot be rotated",
+    413: "request body too large",
+    422: "a parameter or body field is invalid or may not be set; the error names it",
+    429: "the key exceeded its rate, or too many bad keys came from this address; retry after `Retry-After` seconds",
+    503: "the key store, profile store or audit log did not answer; nothing was read unaudited, retry",
+}
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the refusals a route can answer (same body as the collector's)."""
+    from connectors.collector.openapi_schemas import Refused
+
+    return {status: {"model": Refused, "description": _WHY[status]} for status in statuses}
+
+
+def invalid_request(error: RequestValidationError) -> ApiProblem:
+    """FastAPI's parameter validation failure as the platform's 422 (first problem named)."""
+    first = error.errors()[0]
+    field = ".".join(str(p) for p in first["loc"][1:]) or str(first["loc"][0])
+    return ApiProblem(422, "invalid_field", first["msg"], field=field)
 
 
 def unauthorised(code: str, problem: str) -> ApiProblem:

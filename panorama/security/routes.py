@@ -15,8 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.collector.openapi_schemas import request_body
 from panorama.security.audit_search import AuditQuery, parse_since, search_audit
-from panorama.security.auth import ApiProblem, read_json
+from panorama.security.auth import ApiProblem, read_json, refusals
 from panorama.security.errors import AuditError, KeyStoreError
 from panorama.security.guard import Guard
 from panorama.security.keys import ROLES, ApiKey
@@ -56,11 +57,11 @@ def body_of(model: type[BaseModel]) -> Callable[[Request], Awaitable[Any]]:
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return request_body(model.model_json_schema())
 
 
 def security_router(guard: Guard) -> APIRouter:
-    router = APIRouter(prefix="/v1")
+    router = APIRouter(prefix="/v1", responses=refusals(401, 403, 404, 409, 413, 422, 429, 503))
     admin = Depends(guard.require("admin"))
     keys = guard.auth.store
 

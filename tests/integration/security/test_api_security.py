@@ -225,3 +225,9 @@ def test_floods_are_limited_per_key_and_key_guessing_per_address(world):
     assert int(limited[0].headers["Retry-After"]) >= 1 and limited[0].json()["error"]["code"] == "rate_limited"
     guesses = [call(world, "GET", "/v1/keys/me", f"pk_admin_guess{n}").status_code for n in range(20)]
     assert 429 in guesses and guesses[0] == 401
+
+
+def test_invalid_parameters_are_named_in_the_platforms_error_shape(world):
+    answer = call(world, "GET", "/v1/audit", "auditor", params={"limit": 0})
+    assert answer.status_code == 422
+    assert answer.json()["error"] | {"problem": ""} == {"code": "invalid_field", "field": "limit", "problem": ""}
