@@ -13,8 +13,9 @@ Contract, in the order things happen for each batch:
 
 Step 3 runs on a helper thread while the next batch is consumed (chDB and the HTTP
 client release the GIL): consuming and inserting each cost a few microseconds per event,
-so overlapping them nearly doubles the rate. The next batch is only framed and inserted
-after the previous one is committed, so at most two batches are ever uncommitted.
+and on two cores they overlap instead of adding up. The next batch is only framed and
+inserted after the previous one is committed, so at most two batches are ever
+uncommitted.
 
 A crash between 3 and 4 redelivers the batch, and the producer may have written an
 event twice under different offsets: both become extra rows with the same ``event_id``,
