@@ -22,6 +22,9 @@ from panorama.settings import Settings
 from producers import InteractionProducer
 
 IDLE_POLL_S = 0.001  # poll cadence while deliveries are outstanding
+# Every request waits for its acks, so the producer's linger is latency the client sees;
+# under load the batches fill before it runs out anyway.
+LINGER_MS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,7 @@ class AckingProducer:
     """Create inside the running event loop; use :meth:`deliver`; :meth:`close` at shutdown."""
 
     def __init__(self, settings: Settings, ack_timeout: float = 30.0):
-        self._producer = InteractionProducer(settings)
+        self._producer = InteractionProducer(settings, **{"linger.ms": min(LINGER_MS, settings.producer_linger_ms)})
         self._ack_timeout = ack_timeout
         self._outstanding = 0
         self._work = asyncio.Event()
