@@ -1,18 +1,31 @@
-"""Profile building: the worker's events/s (decode, route, fold, Redis transaction with
-its position) beside a bare confluent-kafka consumer that only decodes the same topic,
-and the pure fold's own events/s (no I/O) to show what the engine around it costs.
+"""Profile building, measured beside baselines from the same run:
 
-The faust ceiling (the issue's other baseline) needs faust, which Panorama does not
-depend on: run ``bench/faust_ceiling.py`` under an interpreter that has it (see
-streams/README.md for the figures measured on this machine).
+* the worker's events/s (decode, route, fold, Redis transaction with its position, signal
+  sweeps) beside a bare confluent-kafka consumer that only decodes the same topic, and
+  beside a faust-streaming agent that only iterates it (faust runs in its own virtualenv,
+  ``.cache/faust-venv``, built from PyPI on first use; skipped with the reason if it
+  cannot be built);
+* event -> profile visible in Redis p50/p99 at a fixed offered load (producer stamps
+  ``received_at``; the worker's latency histogram, in its own process) beside the same
+  load read by a bare consumer that only decodes;
+* profile read p50/p99 at a fixed request rate through ``ProfileReader`` beside a bare
+  Redis GET at the same rate;
+* the pure fold's own events/s (no I/O), to show what the engine around it costs.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 from confluent_kafka import Consumer
+from redis import Redis
 
 from bench.report import Figure, rate
 from connectors.demo import generate_population
@@ -22,7 +35,13 @@ from producers import InteractionProducer
 from schemas.codec import InteractionCodec
 from streams.identity.nodes import NodeNamer
 from streams.profiles.fold import Partial, apply
+from streams.profiles.read import ProfileReader
+from streams.stats import now_us
 from streams.worker import ProfileWorker
+
+FAUST_VENV = Path(".cache/faust-venv")
+# lz4: the producer compresses with it; aiokafka 0.13+ breaks faust 0.11 ("'MetadataRequest_v1' has no 'prepare'")
+FAUST_REQUIREMENTS = ["faust-streaming>=0.11,<0.12", "aiokafka>=0.11,<0.13", "lz4>=4,<5"]
 
 
 def _events(count: int) -> list[dict]:
@@ -93,7 +112,114 @@ def _worker_rate(settings: Settings, count: int) -> float:
     return (n1 - n0) / (t1 - t0)
 
 
-def run(settings: Settings, events: int = 200_000) -> list[Figure]:
+def _paced(count: int, rate: float, act) -> list[float]:
+    """Call ``act(i)`` ``count`` times at ``rate`` per second; return each call's seconds."""
+    took, started = [], time.perf_counter()
+    for i in range(count):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.perf_counter()
+        act(i)
+        took.append(time.perf_counter() - t0)
+    return took
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _offer(settings: Settings, records: list[dict], rate: float) -> None:
+    with InteractionProducer(settings) as producer:
+        _paced(len(records), rate, lambda i: producer.send(records[i] | {"received_at": now_us()}))
+
+
+def _latency_worker(settings: Settings, since: int, ready, stop, out) -> None:
+    """Child process: a profile worker whose latency histogram ignores the warm-up."""
+    worker = ProfileWorker(settings)
+    worker.latency.since = since
+
+    def should_stop() -> bool:
+        if worker.partitions:
+            ready.set()
+        return stop.is_set()
+
+    worker.run(should_stop)
+    out.put([worker.latency.quantile(0.5), worker.latency.quantile(0.99), sum(worker.latency.counts)])
+
+
+def _latency_bare(settings: Settings, since: int, ready, stop, out) -> None:
+    """Child process: a consumer that only decodes, timing received_at -> decoded."""
+    codec = InteractionCodec()
+    consumer = Consumer({"bootstrap.servers": settings.kafka_address, "group.id": f"bench-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([settings.topics.interactions], on_assign=lambda c, parts: ready.set())
+    latencies = []
+    while not stop.is_set():
+        for msg in consumer.consume(5000, 0.05):
+            received = codec.decode(msg.value())["received_at"]
+            if received >= since:
+                latencies.append((now_us() - received) / 1e6)
+    consumer.close()
+    out.put([_p(latencies, 0.5), _p(latencies, 0.99), len(latencies)] if latencies else [None, None, 0])
+
+
+def _end_to_end(settings: Settings, target, records: list[dict], rate: float) -> list:
+    """[p50 s, p99 s, events] of ``target`` (a child process) under ``rate`` events/s."""
+    settings = settings.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}"})
+    ensure_topics(settings)
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop, out = spawn.Event(), spawn.Event(), spawn.Queue()
+    _offer(settings, records[:200], 1000)  # warm-up: topics, metadata, the group
+    child = spawn.Process(target=target, args=(settings, now_us() + 3_000_000, ready, stop, out))
+    child.start()
+    ready.wait(60)
+    time.sleep(3)  # past the child's ``since``
+    _offer(settings, records[200:], rate)
+    time.sleep(1)
+    stop.set()
+    found = out.get(timeout=60)
+    child.join(30)
+    return found
+
+
+def _read_latency(settings: Settings, user_ids: list[str], rate: float, count: int) -> tuple[list[float], list[float]]:
+    """(ProfileReader.read seconds, bare Redis GET seconds), each ``count`` calls at ``rate``/s."""
+    redis = Redis.from_url(settings.redis_address)
+    reader = ProfileReader(redis, settings)
+    rng = random.Random(5)
+    picks = [rng.choice(user_ids) for _ in range(count)]
+    reads = _paced(count, rate, lambda i: reader.read(f"user_id:{picks[i]}"))
+    redis.set("bench:probe", b"x" * 2000)
+    gets = _paced(count, rate, lambda i: redis.get("bench:probe"))
+    redis.delete("bench:probe")
+    return reads, gets
+
+
+def _faust_ceiling(settings: Settings, count: int) -> tuple[float | None, str]:
+    """A faust agent that only iterates the topic: (events/s, note); None when faust
+    cannot be installed here (the note says why)."""
+    python = FAUST_VENV / "bin" / "python"
+    if not python.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(FAUST_VENV)], check=True, capture_output=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", *FAUST_REQUIREMENTS], check=True,
+                           capture_output=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as e:
+            return None, f"faust venv could not be built from PyPI: {e}"
+    done = subprocess.run([str(python), "-m", "bench.faust_ceiling", settings.kafka_address,
+                           settings.topics.interactions, str(count), "raw"],
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parent.parent,
+                          env=os.environ | {"PYTHONPATH": ""})
+    for line in done.stdout.splitlines():
+        if line.startswith("events_per_second"):
+            return float(line.split()[1]), "faust agent, raw bytes, iterate only"
+    return None, f"faust run failed: {done.stderr.strip()[-200:]}"
+
+
+def run(settings: Settings, events: int = 200_000, offered_rate: float = 5000, offered_seconds: float = 6,
+        read_rate: float = 1000, reads: int = 3000) -> list[Figure]:
     settings = settings.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}"})
     ensure_topics(settings)
     records = _events(events)
@@ -103,10 +229,40 @@ def run(settings: Settings, events: int = 200_000) -> list[Figure]:
     secret = settings.routing_key_secret.get_secret_value().encode()
     fold = _fold_rate(records, secret)
     bare = _bare_consumer_rate(settings, events)
+    faust, faust_note = _faust_ceiling(settings, events)
     worker = _worker_rate(settings, events)
     note = f"{events:,} demo-mix events, {settings.interactions_partitions} partitions"
-    return [
+    figures = [
         Figure("profile worker: events folded and stored (1 worker)", worker, "ev/s",
                "bare consumer, decode only", bare, note),
+        Figure("profile worker: events folded and stored (1 worker)", worker, "ev/s",
+               "faust agent, iterate only" if faust else f"faust: {faust_note}", faust, note),
         Figure("profile fold, pure (route + apply, no I/O)", fold, "ev/s", note="one core"),
     ]
+    offered = _events(int(offered_rate * offered_seconds) + 200)
+    load = f"{offered_rate:,.0f} ev/s offered for {offered_seconds:.0f} s, 1 worker process"
+    e2e = _end_to_end(settings, _latency_worker, offered, offered_rate)
+    base = _end_to_end(settings, _latency_bare, offered, offered_rate)
+    for i, q in enumerate(("p50", "p99")):
+        if e2e[i] is not None:
+            figures.append(Figure(f"event -> profile visible in Redis, {q}", e2e[i] * 1000, "ms",
+                                  "bare consumer: received -> decoded", base[i] * 1000 if base[i] else None,
+                                  f"{load}; {e2e[2]:,} events timed; target p99 <= 100 ms"))
+    user_ids = sorted({r["identities"]["user_id"] for r in records if r["identities"].get("user_id")})
+    read_s, get_s = _read_latency(settings, user_ids, read_rate, reads)
+    for q, level in (("p50", 0.5), ("p99", 0.99)):
+        figures.append(Figure(f"profile read (ProfileReader, in-process), {q}", _p(read_s, level) * 1e6, "µs",
+                              "bare Redis GET, 2 kB", _p(get_s, level) * 1e6,
+                              f"{read_rate:,.0f} req/s, {reads:,} reads; target p99 <= 2,000 µs"))
+    return figures
+
+
+if __name__ == "__main__":  # python -m bench.streams_bench [events]: a private stack, this bench only
+    import tempfile
+
+    from bench.report import print_figures
+    from panorama.stack.ephemeral import ephemeral_stack
+
+    with tempfile.TemporaryDirectory(prefix="cdp-bench-") as tmp, ephemeral_stack(Path(tmp), interactions_partitions=3) as s:
+        print_figures("streams", run(s, events=int(sys.argv[1]) if len(sys.argv) > 1 else 50_000,
+                                     offered_seconds=float(sys.argv[2]) if len(sys.argv) > 2 else 6))

@@ -91,7 +91,8 @@ class ProfileWorker:
                 messages = self._consumer.consume(self.batch_size, self.batch_wait_s)
                 if messages:
                     self.process(messages)
-                self.publish_signals()
+                # behind (a full batch): fold first, evaluate signals in small slices
+                self.publish_signals(behind=len(messages) >= self.batch_size)
                 self._measure_lag()
         finally:
             self._consumer.close()
@@ -99,13 +100,16 @@ class ProfileWorker:
             if self._dlq is not None:
                 self._dlq.flush(30)
 
-    def publish_signals(self) -> None:
-        """For each owned partition: evaluate the customers whose signals are due, then
-        publish the partition's outbox (signals and identity changes committed so far,
-        including any a crashed previous owner left behind)."""
+    def publish_signals(self, behind: bool = False) -> None:
+        """For each owned partition: evaluate the customers whose signals are due (a tenth
+        of the usual slice while the worker is ``behind`` the log, so a backfill folds at
+        full speed and signals catch up after), then publish the partition's outbox
+        (signals and identity changes committed so far, including any a crashed previous
+        owner left behind)."""
         now = self.clock()
+        limit = max(1, self.sweeper.limit // 10) if behind else self.sweeper.limit
         for partition in self.partitions:
-            self.stats.signals += self.sweeper.sweep(partition, now)
+            self.stats.signals += self.sweeper.sweep(partition, now, limit)
             self.stats.published += self.outbox.publish(self.store.keys.outbox(partition))
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -37,11 +37,13 @@ class SignalSweeper:
         self.changed = 0
         self._settle = store.redis.register_script(SETTLE_LUA)
 
-    def sweep(self, partition: int, now: int) -> int:
-        """Evaluate up to ``limit`` entries due by ``now``; return how many signal changes
-        were committed (0 also when a concurrent sweep won the race: retried next time)."""
+    def sweep(self, partition: int, now: int, limit: int | None = None) -> int:
+        """Evaluate up to ``limit`` (default: the sweeper's) entries due by ``now``; return
+        how many signal changes were committed (0 also when a concurrent sweep won the
+        race: they stay due and are retried next time)."""
         redis = self.store.redis
-        due = redis.zrangebyscore(self.keys.due(partition), "-inf", now, start=0, num=self.limit, withscores=True)
+        due = redis.zrangebyscore(self.keys.due(partition), "-inf", now, start=0, num=limit or self.limit,
+                                  withscores=True)
         if not due:
             return 0
         due = [(member.decode(), int(score)) for member, score in due]
