@@ -1,0 +1,49 @@
+"""`cdp serve --workers 2` as a real process tree: the workers run with the settings the
+parent resolved (this test's own topics) and every batch lands in Kafka."""
+
+import base64
+import pickle
+import subprocess
+import sys
+import time
+
+import httpx
+import orjson
+import pytest
+
+from connectors.collector.write_keys import WriteKeyStore
+from panorama.stack.ephemeral import free_port
+from tests.integration.connectors.readback import interactions
+
+pytestmark = pytest.mark.integration
+
+SERVE = ("import base64, pickle, sys; from connectors.collector.workers import serve; "
+         "serve(pickle.loads(base64.b64decode(sys.argv[1])), workers=2, log_level='warning')")
+
+
+def test_two_workers_share_the_socket_and_the_settings(settings):
+    store = WriteKeyStore(settings)
+    key = store.create("two-workers", "ingest")
+    store.close()
+    mine = settings.model_copy(update={"api_host": "127.0.0.1", "api_port": free_port()})
+    process = subprocess.Popen([sys.executable, "-c", SERVE, base64.b64encode(pickle.dumps(mine)).decode()])
+    url = f"http://127.0.0.1:{mine.api_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "the workers did not start"
+                time.sleep(0.2)
+        for n in range(12):  # a fresh connection each, accepted by either worker
+            batch = {"batch": [{"type": "track", "userId": f"u-{n}-{i}", "event": "Viewed"} for i in range(5)]}
+            r = httpx.post(f"{url}/v1/batch", content=orjson.dumps(batch), auth=(key, ""), timeout=30,
+                           headers={"Content-Type": "application/json"})
+            assert (r.status_code, r.json()) == (200, {"success": True}), r.text
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert sorted(e["identities"]["user_id"] for e in interactions(mine)) == sorted(
+        f"u-{n}-{i}" for n in range(12) for i in range(5))
