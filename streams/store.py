@@ -22,8 +22,12 @@ Layout (``{ns}`` is the topic prefix, so side-by-side deployments and tests neve
                                acknowledged by Kafka; see :mod:`streams.outbox`)
 =============================  ==========================================================
 
-Erasure of an identity deletes every key that names its node (``pf``, ``ev``, ``id:*``)
-and, for a customer, ``sig:state``; the outbox and ``sig:due`` hold only node ids.
+Erasure of an identity deletes every key that names its node (``pf``, ``ev``, ``id:root``,
+``id:members``, ``id:label``, ``id:log``, ``id:block``), removes the node from other nodes'
+``id:block`` sets and drops the ``id:unmerges`` entries naming it, and for a customer
+deletes ``sig:state``. ``sig:due`` and the outbox hold node ids (keyed hashes) and
+decision details only, never plain identity values; the next sweep drops a due member
+whose partials are gone.
 
 One partial has exactly one writer: the owner of partition ``p``. A batch of partition
 ``p`` is written in one MULTI/EXEC with the new offset, under WATCH of the offset key
