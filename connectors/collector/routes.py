@@ -170,7 +170,10 @@ class Collector:
             body = connector.unwrap(request.query_params, body)
         except ContractError as e:
             raise refused(e) from None
-        units = connector.split(decode(cls.input_format, body))
+        try:
+            units = connector.split(decode(cls.input_format, body))
+        except ContractError as e:
+            raise BadRequest(e.code, e.field, e.problem) from None
         self.throttle(grant, max(1, len(units)))
         received_at = now_micros()
         items: list[Item] = []

@@ -1,5 +1,9 @@
 """Provider webhooks through the real server: JSON arrays, form posts and signed XML."""
 
+import hashlib
+import hmac
+
+import orjson
 import pytest
 
 from connectors.channels.calls import twilio_signature
@@ -10,6 +14,7 @@ from tests.integration.connectors.readback import dead_letters, interactions
 from tests.unit.connectors.channels.test_email_and_forms import SENDGRID
 from tests.unit.connectors.channels.test_msg_crypt import AES_KEY, CORP_ID, TOKEN, crypt, flip
 from tests.unit.connectors.channels.test_service_channels import TWILIO
+from tests.unit.connectors.channels.test_social import PAGE
 from tests.unit.connectors.channels.test_wecom import ADD, ADD_XML, encrypted_push
 
 pytestmark = pytest.mark.integration
@@ -95,3 +100,26 @@ def test_twilio_signature_checked_on_the_request_url(collector, settings):
         assert refused.status_code == 401 and refused.json()["error"]["field"] == "X-Twilio-Signature"
     [call] = interactions(settings)
     assert call["call"]["duration_seconds"] == 74
+
+
+def test_meta_handshake_signature_and_malformed_body(collector, settings):
+    store = WriteKeyStore(settings)
+    key = store.create("meta-page", connector_config={"meta": {"verify_token": "vt", "app_secret": "s3cret"}})
+    store.close()
+    check = {"writeKey": key, "hub.mode": "subscribe", "hub.verify_token": "vt", "hub.challenge": "1158201444"}
+    answer = collector.get("/v1/webhooks/meta", params=check, auth=None)
+    assert (answer.status_code, answer.text) == (200, "1158201444")
+    assert collector.get("/v1/webhooks/meta", params=check | {"hub.verify_token": "x"}, auth=None).status_code == 401
+    body = orjson.dumps(PAGE)
+    signed = {"X-Hub-Signature-256": "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest(),
+              "Content-Type": "application/json"}
+    posted = collector.post("/v1/webhooks/meta", params={"writeKey": key}, content=body, headers=signed, auth=None)
+    assert posted.status_code == 200, posted.text
+    unsigned = collector.post("/v1/webhooks/meta", params={"writeKey": key}, content=body, auth=None)
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["field"] == "X-Hub-Signature-256"
+    array = b"[1, 2]"
+    wrong_shape = collector.post("/v1/webhooks/meta", params={"writeKey": key}, content=array, auth=None, headers={
+        "X-Hub-Signature-256": "sha256=" + hmac.new(b"s3cret", array, hashlib.sha256).hexdigest()})
+    assert wrong_shape.status_code == 400 and wrong_shape.json()["error"]["field"] == "object"
+    assert sorted(e["social"]["interaction"] for e in interactions(settings)) == [
+        "comment", "direct_message", "follow", "mention"]
