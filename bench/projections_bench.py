@@ -35,6 +35,7 @@ SEGMENT_QUERY = """SELECT count() FROM (
     GROUP BY customer_key HAVING count() >= 2 AND sum(order_total_minor) > 20000)"""
 RFM_QUERY = "SELECT value_tier, count(), avg(monetary_minor) FROM rfm GROUP BY value_tier"
 COUNT_DISTINCT_QUERY = "SELECT uniqExact(customer_key) FROM events"
+SINK_BATCH = 50_000  # events per insert, as `cdp replay` batches them
 
 
 def run(settings: Settings, sink_events: int = 200_000, query_events: int = 10_000_000,
@@ -66,7 +67,7 @@ def _sink_figures(settings: Settings, store: Backend, events: int) -> list[Figur
     n = len(records)
     started = time.perf_counter()
     committed: list[tuple[float, int]] = []  # (when, events) of each committed batch
-    EventsSink(settings, store, batch_size=50_000,
+    EventsSink(settings, store, batch_size=SINK_BATCH,
                on_batch=lambda _s, k: committed.append((time.perf_counter(), k))).run(until_caught_up=True)
     end_to_end = n / (time.perf_counter() - started)
     steady = sum(k for _, k in committed[1:]) / (committed[-1][0] - committed[0][0]) if len(committed) > 1 else 0.0
@@ -75,22 +76,25 @@ def _sink_figures(settings: Settings, store: Backend, events: int) -> list[Figur
     encoded = [codec.encode(r) for r in records]
     decode = rate(n, lambda: [codec.decode(b) for b in encoded])
     writer = ContainerWriter(current_schema())
-    containers = []
-    framing = rate(n, lambda: containers.append(
-        writer.container([writer.row(b"0" * 32, 0, i, b) for i, b in enumerate(encoded)])))
+    containers: list[bytes] = []
+    framing = rate(n, lambda: containers.extend(
+        writer.container([writer.row(b"0" * 32, 0, i, b) for i, b in enumerate(encoded[start:start + SINK_BATCH])])
+        for start in range(0, n, SINK_BATCH)))
     statement = event_log_insert(current_schema())
-    sink_insert = rate(n, lambda: store.insert_avro(statement, containers[0], INSERT_SETTINGS))
+    sink_insert = rate(n, lambda: [store.insert_avro(statement, c, INSERT_SETTINGS) for c in containers])
     same_rows = pa.Table.from_pylist(store.query(f"SELECT * FROM event_log LIMIT {n}").as_dicts())
-    plain_mv = rate(n, lambda: store.insert("event_log", same_rows, INSERT_SETTINGS))
+    batches = [same_rows.slice(start, SINK_BATCH) for start in range(0, n, SINK_BATCH)]
+    plain_mv = rate(n, lambda: [store.insert("event_log", b, INSERT_SETTINGS) for b in batches])
     store.command("CREATE TABLE bench_plain AS event_log ENGINE = ReplacingMergeTree "
                   "PARTITION BY toYYYYMM(occurred_at) ORDER BY (type, customer_key, occurred_at, event_id)")
     try:
-        plain = rate(n, lambda: store.insert("bench_plain", same_rows, INSERT_SETTINGS))
+        plain = rate(n, lambda: [store.insert("bench_plain", b, INSERT_SETTINGS) for b in batches])
     finally:
         store.command("DROP TABLE IF EXISTS bench_plain")
     name = "sink insert: Avro container -> event_log (+ its MV), ClickHouse decodes"
     return [
-        Figure(name, sink_insert, "rows/s", "plain Arrow INSERT of the same rows, same table and MV", plain_mv, f"{n:,} demo events"),
+        Figure(name, sink_insert, "rows/s", "plain Arrow INSERT of the same rows, same table and MV", plain_mv,
+               f"{n:,} demo events in inserts of {SINK_BATCH:,}"),
         Figure(name, sink_insert, "rows/s", "plain Arrow INSERT of the same rows, table without MV", plain),
         Figure("sink framing in Python: messages -> Avro container", framing, "events/s",
                "decoding them in Python (the previous sink)", decode, "one core"),
