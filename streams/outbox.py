@@ -35,42 +35,61 @@ def outbox_entry(topic: str, key: str, record: dict[str, Any]) -> tuple[str, byt
 
 
 class OutboxPublisher:
-    """Publishes the outbox of a partition (``{ns}:out:{p}``) with an idempotent producer."""
+    """Publishes partitions' outboxes (``{ns}:out:{p}``) with an idempotent producer,
+    without waiting: records are handed to the producer, and deleted from Redis on a
+    later call, once Kafka acknowledged them. Not thread-safe (the worker's loop owns it)."""
 
     def __init__(self, redis: Redis, producer_config: dict[str, Any], timeout_s: float = 30.0):
         self.redis = redis
         self._config = producer_config
         self._producer: Producer | None = None
         self.timeout_s = timeout_s
-        self.published = 0
+        self._in_flight: set[str] = set()
+        self._acked: list[tuple[str, str]] = []  # (outbox key, record id)
+        self._errors: list[KafkaError] = []
 
     def publish(self, outbox_key: str) -> int:
-        """Send every pending record of ``outbox_key`` in the order it was recorded, wait for
-        Kafka to acknowledge all of them, then delete them. Raises StreamError (records stay
-        pending) when Kafka refuses or does not answer in time."""
+        """Delete every acknowledged record (of any outbox), then send the pending records
+        of ``outbox_key`` not yet in flight, in the order they were recorded. Returns how
+        many records were deleted. Raises StreamError when Kafka refused one (it stays
+        pending: the next owner sends it again, with the same id)."""
+        deleted = self._settle(0)
         pending = self.redis.hgetall(outbox_key)
-        if not pending:
-            return 0
-        entries = sorted((orjson.loads(v) for v in pending.values()),
+        entries = sorted((orjson.loads(v) for k, v in pending.items() if k.decode() not in self._in_flight),
                          key=lambda e: (e["record"]["recorded_at"], e["record"]["id"]))
-        if self._producer is None:
+        if entries and self._producer is None:
             self._producer = Producer(self._config | {"client.id": "panorama-profile-worker-outbox"})
-        errors: list[KafkaError] = []
-
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                errors.append(err)
-
         for entry in entries:
+            record_id_ = entry["record"]["id"]
+            self._in_flight.add(record_id_)
             self._producer.produce(entry["topic"], orjson.dumps(entry["record"]), entry["key"].encode(),
-                                   on_delivery=delivered)
-        if self._producer.flush(self.timeout_s) or errors:
-            raise StreamError(f"publishing {len(entries)} outbox records: "
-                              f"{errors[0] if errors else 'not acknowledged in time'}; they stay pending")
-        self.redis.hdel(outbox_key, *(e["record"]["id"] for e in entries))
-        self.published += len(entries)
-        return len(entries)
+                                   on_delivery=self._delivered(outbox_key, record_id_))
+        return deleted
 
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.flush(self.timeout_s)
+    def _delivered(self, outbox_key: str, record_id_: str):
+        def callback(err: KafkaError | None, _msg: Message) -> None:
+            self._in_flight.discard(record_id_)
+            if err is not None:
+                self._errors.append(err)
+            else:
+                self._acked.append((outbox_key, record_id_))
+        return callback
+
+    def _settle(self, timeout: float) -> int:
+        if self._producer is not None and timeout:
+            self._producer.flush(timeout)  # what is still in flight after it stays pending in Redis
+        elif self._producer is not None:
+            self._producer.poll(0)  # runs the delivery callbacks
+        if self._errors:
+            raise StreamError(f"publishing outbox records: {self._errors[0]}; they stay pending")
+        acked, self._acked = self._acked, []
+        by_key: dict[str, list[str]] = {}
+        for key, record in acked:
+            by_key.setdefault(key, []).append(record)
+        for key, records in by_key.items():
+            self.redis.hdel(key, *records)
+        return len(acked)
+
+    def close(self) -> int:
+        """Wait for what is in flight and delete what Kafka acknowledged; return how many."""
+        return self._settle(self.timeout_s)

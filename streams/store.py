@@ -83,6 +83,30 @@ for i = 1, n do
 end
 return n
 """
+# A batch's identity decisions in one command. ARGV: root, members and log key prefixes,
+# the outbox key, then a JSON list of {w: winner, l: loser, m: moved, o: [field, record]}
+# (merges; absent for refusals) with r: roots whose log gets e: the entry.
+_APPLY_DECISIONS = """
+local root_prefix, members_prefix, log_prefix, outbox = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+for _, op in ipairs(cjson.decode(ARGV[5])) do
+  if op.w then
+    for _, node in ipairs(op.m) do redis.call('SET', root_prefix .. node, op.w) end
+    redis.call('SADD', members_prefix .. op.w, op.w, unpack(op.m))
+    redis.call('DEL', members_prefix .. op.l)
+    redis.call('HSET', outbox, op.o[1], op.o[2])
+  end
+  for _, root in ipairs(op.r) do redis.call('RPUSH', log_prefix .. root, op.e) end
+end
+return 0
+"""
+_READ_SETS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local found = redis.call('SMEMBERS', key)
+  if #found > 0 then out[#out + 1] = {i, found} end
+end
+return out
+"""
 DEDUP_SUFFIX = ":dd"
 RECENT_EVENTS = 50  # per routing identity
 
@@ -115,6 +139,11 @@ class Keys:
 
     def members(self, root: str) -> str:
         return self.members_prefix + root
+
+    @property
+    def prefixes(self) -> list[str]:
+        """Prefixes of the root, members and log keys, for scripts that name them."""
+        return [self.root(""), self.members_prefix, self.log("")]
 
     def label(self, node: str) -> str:
         return f"{self.ns}:id:label:{node}"
@@ -158,6 +187,8 @@ class ProfileStore:
         self._resolve = redis.register_script(_RESOLVE)
         self._load_partials = redis.register_script(_LOAD_PARTIALS)
         self._store_partials = redis.register_script(_STORE_PARTIALS)
+        self._apply_decisions = redis.register_script(_APPLY_DECISIONS)
+        self._read_sets = redis.register_script(_READ_SETS)
 
     # -- positions and partials (the worker) -------------------------------------------
 
@@ -205,10 +236,12 @@ class ProfileStore:
                     pipe.multi()
                     if nodes:
                         self._store_partials(keys=store_keys, args=store_args, client=pipe)
-                    for node, label in labels.items():
-                        pipe.set(self.keys.label(node), label)
-                    for decision in decisions:
-                        self._queue_decision(pipe, decision, partition, now)
+                    if labels:
+                        pipe.mset({self.keys.label(node): label for node, label in labels.items()})
+                    if decisions:
+                        ops = [self._decision_op(d, now) for d in decisions]
+                        self._apply_decisions(args=[*self.keys.prefixes, self.keys.outbox(partition),
+                                                    orjson.dumps(ops)], client=pipe)
                     pipe.set(offset_key, offset)
                     pipe.execute()
                     return decisions
@@ -224,33 +257,30 @@ class ProfileStore:
         roots = {n: r.decode() for n, r in zip(nodes, stored_roots) if r is not None}
         components = sorted(set(roots.values()) | (set(nodes) - roots.keys()))
         pipe.watch(*(self.keys.members(r) for r in components))
-        reader = self.redis.pipeline(transaction=False)
-        for root in components:
-            reader.smembers(self.keys.members(root))
-        members = {root: {m.decode() for m in found} for root, found in zip(components, reader.execute()) if found}
+        members = self._non_empty_sets([self.keys.members(r) for r in components], components)
         for root, found in members.items():
             roots.update((m, root) for m in found if m != root)
         everyone = sorted({m for root in components for m in members.get(root, {root})})
-        for node in everyone:
-            reader.smembers(self.keys.block(node))
-        blocked = {n: {b.decode() for b in found} for n, found in zip(everyone, reader.execute()) if found}
+        blocked = self._non_empty_sets([self.keys.block(n) for n in everyone], everyone)
         return IdentityGraph(roots, members, self.rules, blocked)
 
-    def _queue_decision(self, pipe, decision: Decision, partition: int, now: int) -> None:
-        entry = orjson.dumps(decision.as_dict() | {"recorded_at": now})
-        if isinstance(decision, Merge):
-            for node in decision.moved:
-                pipe.set(self.keys.root(node), decision.winner)
-            pipe.sadd(self.keys.members(decision.winner), decision.winner, *decision.moved)
-            pipe.delete(self.keys.members(decision.loser))
-            involved = (decision.winner, decision.loser)
-            record = {"id": record_id(self.keys.ns, "merge", decision.event_id, decision.winner, decision.loser),
-                      "recorded_at": now, "customer_id": decision.winner, **decision.as_dict()}
-            pipe.hset(self.keys.outbox(partition), *outbox_entry(self.identity_topic, decision.winner, record))
-        else:
-            involved = decision.roots
-        for root in involved:
-            pipe.rpush(self.keys.log(root), entry)
+    def _non_empty_sets(self, keys: list[str], names: list[str]) -> dict[str, set[str]]:
+        """{name: members} of the sets at ``keys`` that exist, in one command (most are empty)."""
+        found = self._read_sets(keys=keys) if keys else []
+        return {names[int(i) - 1]: {m.decode() for m in members} for i, members in found}
+
+    def _decision_op(self, decision: Decision, now: int) -> dict[str, Any]:
+        """What ``_APPLY_DECISIONS`` does for one decision: a merge re-points the loser's
+        members at the winner and queues its ``<prefix>.identity`` record in the outbox;
+        every decision is appended to the logs of the roots involved."""
+        entry = orjson.dumps(decision.as_dict() | {"recorded_at": now}).decode()
+        if not isinstance(decision, Merge):
+            return {"r": list(decision.roots), "e": entry}
+        record = {"id": record_id(self.keys.ns, "merge", decision.event_id, decision.winner, decision.loser),
+                  "recorded_at": now, "customer_id": decision.winner, **decision.as_dict()}
+        field, value = outbox_entry(self.identity_topic, decision.winner, record)
+        return {"w": decision.winner, "l": decision.loser, "m": list(decision.moved), "o": [field, value.decode()],
+                "r": [decision.winner, decision.loser], "e": entry}
 
     # -- reads (API, CLI) ---------------------------------------------------------------
 

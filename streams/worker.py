@@ -96,7 +96,7 @@ class ProfileWorker:
                 self._measure_lag()
         finally:
             self._consumer.close()
-            self.outbox.close()
+            self.stats.published += self.outbox.close()
             if self._dlq is not None:
                 self._dlq.flush(30)
 
