@@ -75,16 +75,19 @@ class _Reader:
         self.inputs: dict[str, str] = {}
 
     def access(self, path: str) -> str:
+        """The ClickHouse expression for ``path``; records the input column it needs."""
         parts = path.split(".")
         node: Any = self._schema
-        for depth, part in enumerate(parts):
-            node = self._field_type(node, part, path)
-            if depth + 1 == len(parts) or not _is_record(self._deref(node)):
-                column = ".".join(parts[: depth + 1])
-                self.inputs.setdefault(column, self.clickhouse_type(node))
-                self._check_path(node, parts[depth + 1:], path)
-                return ".".join(f"`{p}`" for p in (column, *parts[depth + 1:]))
-        raise AssertionError("unreachable")
+        depth = 0
+        while True:  # descend through records that are never null: one dotted input column
+            node = self._field_type(node, parts[depth], path)
+            depth += 1
+            if depth == len(parts) or not _is_record(self._deref(node)):
+                break
+        column, rest = ".".join(parts[:depth]), parts[depth:]
+        self.inputs.setdefault(column, self.clickhouse_type(node))
+        self._check_path(node, rest, path)
+        return ".".join(f"`{p}`" for p in (column, *rest))
 
     def _check_path(self, node: Any, rest: list[str], path: str) -> None:
         for part in rest:

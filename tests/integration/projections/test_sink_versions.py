@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Producer
 
 from panorama.errors import ProjectionError
-from projections.sink import EventsSink, consumer_group
+from projections.sink import EventsSink
 from schemas.codec import MARKER, InteractionCodec
 from schemas.contract import SchemaVersion, schema_versions
 from tests.integration.projections.population import population
