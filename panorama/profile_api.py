@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio
 import redis
 from fastapi import APIRouter, Depends, Header, Path, Query
 from redis import Redis
@@ -43,19 +44,20 @@ class Profiles:
             reader = self._readers[key.workspace] = ProfileReader(self._redis, self.guard.workspace_settings(key))
         return reader
 
-    def answer(self, key: ApiKey, action: str, identity: str, why: str | None,
-               read: Callable[[ProfileReader], Any], mask: Callable[[Any], Any] | None = None) -> Any:
-        """Read, audit, then answer: an audit failure means no data leaves."""
-        reader = self.reader(key)
+    async def answer(self, key: ApiKey, action: str, identity: str, why: str | None,
+                     read: Callable[[ProfileReader], Any], mask: Callable[[Any], Any] | None = None) -> Any:
+        """Read (in a worker thread: Redis is blocking I/O), audit, then answer: an audit
+        failure means no data leaves."""
+        reader, reason = self.reader(key), purpose(why)
         try:
             subject = reader.namer.parse(identity)
-            result = read(reader)
+            result = await anyio.to_thread.run_sync(read, reader)
         except ContractError as e:
             raise ApiProblem(400, e.code, e.problem, field="identity") from None
         except ValueError as e:  # the reader's own bounds, e.g. how many recent events it keeps
             raise ApiProblem(400, "out_of_range", str(e), field=str(e).partition(":")[0]) from None
         except ProfileNotFound:
-            self.guard.record(key, action, subject, purpose(why), "not_found")
+            await self.guard.record_async(key, action, subject, reason, "not_found")
             raise ApiProblem(404, "not_found", "no customer with this id or identity in your workspace",
                              field="customer_id") from None
         except redis.RedisError:
@@ -63,7 +65,7 @@ class Profiles:
                              field="<redis>", headers={"Retry-After": "1"}) from None
         masked = mask is not None and not sees_personal_data(key)
         customer = result.get("customer_id", subject) if isinstance(result, dict) else subject
-        self.guard.record(key, action, customer, purpose(why), details={"masked": masked})
+        await self.guard.record_async(key, action, customer, reason, details={"masked": masked})
         return mask(result) if masked else result
 
     def close(self) -> None:
@@ -85,30 +87,30 @@ def profile_router(guard: Guard) -> APIRouter:
     reader_key = Depends(guard.require(*READ_ROLES))
 
     @router.get("", summary="Find a profile by identity")
-    def find(identity: Annotated[str, Query(max_length=320, description="email:…, phone:…, user_id:…, anonymous_id:…, "
+    async def find(identity: Annotated[str, Query(max_length=320, description="email:…, phone:…, user_id:…, anonymous_id:…, "
                                             "device_id:…, external:<source>:…, customer:<id>")],
              why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
         """The live profile of the customer this identity belongs to."""
-        return profiles.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
+        return await profiles.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
 
     @router.get("/{customer_id}", summary="Get a profile")
-    def get(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
+    async def get(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
         """The live profile of a customer: identities, traits, counters, orders, consent."""
         identity = CUSTOMER_PREFIX + customer_id
-        return profiles.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
+        return await profiles.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
 
     @router.get("/{customer_id}/identity", summary="Explain a customer's identity")
-    def explain(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
+    async def explain(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
         """The customer's identities and every merge or refused link that shaped it."""
         identity = CUSTOMER_PREFIX + customer_id
-        return profiles.answer(key, "profile.identity", identity, why, lambda r: r.explain(identity), mask_explanation)
+        return await profiles.answer(key, "profile.identity", identity, why, lambda r: r.explain(identity), mask_explanation)
 
     @router.get("/{customer_id}/events", summary="A customer's recent events")
-    def events(customer_id: CustomerId, limit: Annotated[int, Query(ge=1, description="at most what the store keeps per identity")] = 20, why: Purpose = None,
+    async def events(customer_id: CustomerId, limit: Annotated[int, Query(ge=1, description="at most what the store keeps per identity")] = 20, why: Purpose = None,
                key: ApiKey = reader_key) -> dict[str, Any]:
         """The newest events (id, type, time, channel), newest first."""
         identity = CUSTOMER_PREFIX + customer_id
-        found = profiles.answer(key, "profile.events", identity, why, lambda r: r.recent_events(identity, limit))
+        found = await profiles.answer(key, "profile.events", identity, why, lambda r: r.recent_events(identity, limit))
         return {"customer_id": customer_id, "events": found}
 
     return router

@@ -13,7 +13,9 @@ e-mail address or a phone number shows (so a mistake fails loudly instead of lea
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -73,7 +75,13 @@ def audit_event(actor: str, action: str, subject: str | None = None, reason: str
 
 
 class AuditLog:
-    """Writes audit events; keep one per process and :meth:`close` it at the end."""
+    """Writes audit events; keep one per process and :meth:`close` it at the end.
+
+    :meth:`record` blocks until its event is acknowledged (CLI, worker threads);
+    :meth:`record_async` awaits it in an event loop while a poller thread serves the
+    acknowledgements, so concurrent requests share broker round trips instead of each
+    flushing the whole queue.
+    """
 
     def __init__(self, settings: Settings, timeout: float = 10.0):
         self.topic = settings.topics.audit
@@ -83,28 +91,75 @@ class AuditLog:
             "enable.idempotence": True, "acks": "all", "linger.ms": 0, "client.id": "panorama-audit",
             "message.timeout.ms": int(timeout * 1000),
         })
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
 
     def record(self, actor: str, action: str, subject: str | None = None, reason: str | None = None,
                outcome: str = "ok", details: dict | None = None, *, role: str | None = None) -> None:
         """Write one audit event and wait until Kafka acknowledged it.
 
-        ``actor`` is who acted (``key:<key name>``, ``cli:<os user>``), ``role`` the role it
+        ``actor`` is who acted (``key:<key id>``, ``cli:<os user>``), ``role`` the role it
         acted under, ``action`` a dotted verb (``profile.read``, ``key.revoke``,
         ``privacy.forget``), ``subject`` the customer id or key id acted on, ``reason``
         the stated purpose. ``details.workspace`` defaults to this process's workspace (its
         topic prefix). Raises :class:`AuditError` when the event was not written.
         """
+        failures: list[KafkaError] = []
+        self._send(actor, action, subject, reason, outcome, details, role,
+                   lambda err, _msg: failures.append(err) if err else None)
+        remaining = self._producer.flush(self._timeout)
+        if remaining or failures:
+            self._refuse(action, failures[0] if failures else None)
+
+    async def record_async(self, actor: str, action: str, subject: str | None = None, reason: str | None = None,
+                           outcome: str = "ok", details: dict | None = None, *, role: str | None = None) -> None:
+        """:meth:`record` for an event loop: returns once Kafka acknowledged the event."""
+        loop = asyncio.get_running_loop()
+        acknowledged: asyncio.Future[KafkaError | None] = loop.create_future()
+
+        def settle(err: KafkaError | None) -> None:
+            if not acknowledged.done():
+                acknowledged.set_result(err)
+
+        def delivered(err: KafkaError | None, _msg: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(settle, err)
+            except RuntimeError:  # the loop closed after the caller gave up waiting (and refused): no one to tell
+                pass
+
+        self._start_poller()
+        self._send(actor, action, subject, reason, outcome, details, role, delivered)
+        try:
+            err = await asyncio.wait_for(acknowledged, self._timeout)
+        except TimeoutError:
+            self._refuse(action, None)
+        if err is not None:
+            self._refuse(action, err)
+
+    def _send(self, actor: str, action: str, subject: str | None, reason: str | None, outcome: str,
+              details: dict | None, role: str | None, on_delivery: Any) -> None:
         event = audit_event(actor, action, subject, reason, outcome, {"workspace": self.workspace} | (details or {}), role)
-        errors: list[KafkaError] = []
         at_ms = int(datetime.fromisoformat(event["at"]).timestamp() * 1000)  # `cdp audit --since` seeks by it
         self._producer.produce(self.topic, orjson.dumps(event), key=(subject or actor).encode(), timestamp=at_ms,
-                               on_delivery=lambda err, _msg: errors.append(err) if err else None)
-        remaining = self._producer.flush(self._timeout)
-        if remaining or errors:
-            problem = errors[0].str() if errors else f"not acknowledged within {self._timeout:g} s"
-            raise AuditError(f"audit event {action} was not written to {self.topic}: {problem}")
+                               on_delivery=on_delivery)
+
+    def _refuse(self, action: str, err: KafkaError | None) -> None:
+        problem = err.str() if err is not None else f"not acknowledged within {self._timeout:g} s"
+        raise AuditError(f"audit event {action} was not written to {self.topic}: {problem}")
+
+    def _start_poller(self) -> None:
+        if self._poller is None:
+            def poll() -> None:
+                while not self._stop.is_set():
+                    self._producer.poll(0.1)
+
+            self._poller = threading.Thread(target=poll, name="audit-acks", daemon=True)
+            self._poller.start()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(1.0)
         self._producer.flush(self._timeout)
 
     def __enter__(self) -> AuditLog:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 from fastapi import Depends, Request
 
 from panorama.security.audit import AuditLog, refuse_personal_data
@@ -48,8 +47,8 @@ class Guard:
         async def allowed(request: Request, key: ApiKey = Depends(self.auth)) -> ApiKey:
             if key.role not in roles:
                 route = getattr(request.scope.get("route"), "path", "?")
-                await anyio.to_thread.run_sync(lambda: self.record(
-                    key, "access.denied", None, outcome="denied", details={"route": f"{request.method} {route}"}))
+                await self.record_async(key, "access.denied", None, outcome="denied",
+                                        details={"route": f"{request.method} {route}"})
                 raise ApiProblem(403, "wrong_role", f"role {key.role!r} may not do this; needs {' or '.join(roles)}")
             return key
 
@@ -59,12 +58,28 @@ class Guard:
                outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
         """Audit what ``key`` did; 503 (and no answer with data) when the log cannot take it."""
         try:
-            self._audit.record(f"key:{key.key_id}", action, subject, reason, outcome,
-                               {"workspace": key.workspace, "key_name": key.name} | (details or {}), role=key.role)
+            self._audit.record(*self._audit_args(key, action, subject, reason, outcome, details), role=key.role)
         except AuditError as e:
-            raise ApiProblem(503, "audit_unavailable", f"the audit log did not take the record, so no answer: {e}",
-                             field="<audit>", headers={"Retry-After": "5"}) from None
+            raise audit_unavailable(e) from None
 
+    async def record_async(self, key: ApiKey, action: str, subject: str | None, reason: str | None = None,
+                           outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
+        """:meth:`record` awaited in the event loop (the profile reads' path)."""
+        try:
+            await self._audit.record_async(*self._audit_args(key, action, subject, reason, outcome, details), role=key.role)
+        except AuditError as e:
+            raise audit_unavailable(e) from None
+
+    @staticmethod
+    def _audit_args(key: ApiKey, action: str, subject: str | None, reason: str | None, outcome: str,
+                    details: dict[str, Any] | None) -> tuple:
+        return (f"key:{key.key_id}", action, subject, reason, outcome,
+                {"workspace": key.workspace, "key_name": key.name} | (details or {}))
+
+
+def audit_unavailable(error: AuditError) -> ApiProblem:
+    return ApiProblem(503, "audit_unavailable", f"the audit log did not take the record, so no answer: {error}",
+                      field="<audit>", headers={"Retry-After": "5"})
 
 def purpose(text: str | None) -> str | None:
     """The ``X-Purpose`` header, checked to hold no personal data (it goes into the audit log)."""
