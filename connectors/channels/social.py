@@ -36,6 +36,7 @@ from panorama.errors import ContractError
 
 # object -> (external id key of a user seen in a comment or mention, of a messaging sender)
 _ID_KEYS = {"page": ("facebook_user_id", "facebook_psid"), "instagram": ("instagram_user_id", "instagram_igsid")}
+_OBJECTS = tuple(_ID_KEYS)  # a tuple: `in` must not hash a JSON list or object
 
 
 class MetaConfig(BaseModel):
@@ -66,7 +67,7 @@ class MetaSocialConnector(Connector):
 
     def split(self, raw: Any) -> list[Any]:
         """One unit per change or messaging item, with the entry's object, account and time."""
-        if not isinstance(raw, dict) or raw.get("object") not in _ID_KEYS or not isinstance(raw.get("entry"), list):
+        if not isinstance(raw, dict) or raw.get("object") not in _OBJECTS or not isinstance(raw.get("entry"), list):
             raise ContractError("object", "a Meta webhook is {object: page|instagram, entry: [...]}", "malformed")
         units = []
         for entry in raw["entry"]:
@@ -78,7 +79,7 @@ class MetaSocialConnector(Connector):
         return units
 
     def to_events(self, raw: Any, received_at: int) -> list[dict[str, Any]]:
-        if not isinstance(raw, dict) or raw.get("object") not in _ID_KEYS:
+        if not isinstance(raw, dict) or raw.get("object") not in _OBJECTS:
             raise ContractError("object", "a unit of a Meta webhook, as split() makes it", "malformed")
         if "messaging" in raw:
             return self._message(raw, raw["messaging"], received_at)
