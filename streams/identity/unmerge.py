@@ -117,6 +117,9 @@ def unmerge(store: ProfileStore, a: str, b: str, now: int, partitions: int, reas
                 if root != root_b:
                     raise StreamError(f"{a} and {b} belong to different customers ({root}, {root_b}); nothing to unmerge")
                 pipe.watch(keys.members(root), *(keys.root(m) for m in members))
+                again, now_members = store.resolve(a)
+                if (again, set(now_members)) != (root, set(members)):
+                    continue  # the component changed before it was watched: read it again
                 graph = IdentityGraph({m: root for m in members if m != root}, {root: set(members)})
                 decision = plan_unmerge(graph, store.history(members), a, b, now,
                                         record_id(keys.ns, "unmerge", a, b, str(now)), reason)

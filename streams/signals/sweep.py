@@ -80,7 +80,8 @@ class SignalSweeper:
                             if not field.endswith(DEDUP_SUFFIX.encode())]
         return {root: reduce(merge, partials) for root, partials in found.items()}
 
-    def _commit(self, partition: int, now: int, signals: dict[str, Signals], settle, forward) -> int:
+    def _commit(self, partition: int, now: int, signals: dict[str, Signals], settle: list[tuple[str, str, int]],
+                forward: list[tuple[int, str]]) -> int:
         state_keys = {root: self.keys.signal_state(root) for root in signals}
         with self.store.redis.pipeline() as pipe:
             try:
