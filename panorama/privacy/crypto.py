@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import binascii
 import os
-import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -48,12 +47,11 @@ class Sealed:
     blob: bytes
 
 
-_SEALED = re.compile(r"pii\d+\.")
-
-
 def is_sealed(value: object) -> bool:
-    """True for a sealed value of any version (an unknown one then fails in :func:`parse`)."""
-    return isinstance(value, str) and _SEALED.match(value) is not None
+    """True for a sealed value of any version (``pii<digit>...``; an unknown version then
+    fails in :func:`parse`). No regex: it runs on every personal field a consumer reads,
+    and an allocation per call shows in the garbage collector's bill."""
+    return type(value) is str and value.startswith("pii") and len(value) > 4 and value[3].isdigit()
 
 
 def seal(key: DataKey, value: str, path: str) -> str:

@@ -20,12 +20,13 @@ import orjson
 from panorama.errors import ContractError
 from panorama.privacy.crypto import seal
 from panorama.privacy.errors import SuppressedIdentity
-from panorama.privacy.fields import open_record, seal_record
+from panorama.privacy.fields import RecordOpener, memo_sealer
 from panorama.privacy.keystore import KeyStore
 from panorama.settings import Settings
 from producers.keys import RoutingKeys
 from streams.identity.nodes import NodeNamer
 
+CACHE_SIZE = 200_000  # identity combinations remembered per process
 DLQ_PATH = "<dlq>"  # the field path a sealed DLQ payload is bound to
 
 
@@ -54,6 +55,9 @@ class Sealer:
         self.namer = NodeNamer(secret)
         self.routing = RoutingKeys(secret)
         self._subjects: dict[tuple, list[str]] = {}
+        self._ready: dict[tuple, tuple[int, Callable[[dict], dict] | None]] = {}  # identity tuple ->
+        self._sealers: dict[str, Callable[[dict], dict]] = {}  # subject -> memo_sealer of its key
+        self._generation = self.keystore.generation
         self.suppressed = 0
 
     def seal(self, record: dict, key: bytes) -> dict:
@@ -61,19 +65,33 @@ class Sealer:
         event's routing subject). Raises SuppressedIdentity for a forgotten customer."""
         keystore = self.keystore
         keystore.refresh()
-        subject = key.decode()
-        data_key = keystore.cached_key(subject)
-        subjects = self._identity_subjects(record["identities"])
-        if data_key is None or any(keystore.blocked(s) is not False for s in subjects):
+        raw = _identity_tuple(record["identities"])
+        ready = self._ready.get(raw)  # (generation, sealer for the data key or None when forgotten)
+        if ready is None or ready[0] != keystore.generation or ready[1] is None:
+            ready = self._verdict(raw, record, key.decode())
+        return ready[1](record)
+
+    def _verdict(self, raw: tuple, record: dict, subject: str) -> tuple[int, Callable[[dict], dict]]:
+        """The slow path, once per identity combination (and after each forget or grant)."""
+        keystore = self.keystore
+        subjects = self._identity_subjects(raw, record["identities"])
+        forgotten = keystore.prepare([subject], subjects)
+        if forgotten and is_consent_grant(record):
+            keystore.lift(forgotten)
             forgotten = keystore.prepare([subject], subjects)
-            if forgotten and is_consent_grant(record):
-                keystore.lift(forgotten)
-                forgotten = keystore.prepare([subject], subjects)
-            if forgotten:
-                self.suppressed += 1
-                raise SuppressedIdentity()
-            data_key = keystore.cached_key(subject)
-        return seal_record(record, data_key)
+        if len(self._ready) > CACHE_SIZE or self._generation != keystore.generation:
+            self._ready.clear()  # sealers remember values sealed under keys a forget may have deleted
+            self._sealers.clear()
+            self._generation = keystore.generation
+        if forgotten:
+            self._ready[raw] = (keystore.generation, None)
+            self.suppressed += 1
+            raise SuppressedIdentity()
+        sealer = self._sealers.get(subject)
+        if sealer is None:
+            sealer = self._sealers[subject] = memo_sealer(keystore.cached_key(subject))
+        ready = self._ready[raw] = (keystore.generation, sealer)
+        return ready
 
     def prefetch(self, records: Iterable[Any], route: Callable[[Mapping[str, Any]], bytes]) -> None:
         """Fetch or create the data keys and forgotten-verdicts of a batch in one round trip
@@ -85,7 +103,7 @@ class Sealer:
             try:
                 identities = record["identities"]
                 routing.append(route(identities).decode())
-                others.extend(self._identity_subjects(identities))
+                others.extend(self._identity_subjects(_identity_tuple(identities), identities))
             except (ContractError, TypeError, KeyError, AttributeError):
                 continue
         self.keystore.prepare(routing, others)
@@ -106,11 +124,10 @@ class Sealer:
             return None
         return seal(self.keystore.cached_key(subject), orjson.dumps(payload, default=str).decode(), DLQ_PATH)
 
-    def _identity_subjects(self, identities: Mapping[str, Any]) -> list[str]:
-        raw = _identity_tuple(identities)
+    def _identity_subjects(self, raw: tuple, identities: Mapping[str, Any]) -> list[str]:
         found = self._subjects.get(raw)
         if found is None:
-            if len(self._subjects) > 200_000:
+            if len(self._subjects) > CACHE_SIZE:
                 self._subjects.clear()
             found = self._subjects[raw] = identity_subjects(self.namer, identities)
         return found
@@ -132,23 +149,28 @@ class Opener:
     def __init__(self, settings: Settings, keystore: KeyStore | None = None):
         self.keystore = keystore or KeyStore.from_settings(settings)
         self._generation = self.keystore.generation
+        self._memo: dict[tuple[str, str], str] = {}  # (path, sealed) -> plaintext, see open_record
 
     def open_batch(self, items: list[tuple[dict, bytes | None]]) -> Opened:
         """Open the personal fields of decoded ``(record, message key)`` pairs."""
         keystore = self.keystore
         keystore.refresh()
         opened = Opened(forgets_seen=keystore.generation != self._generation)
+        if opened.forgets_seen or len(self._memo) > 4 * CACHE_SIZE:
+            self._memo.clear()  # opened under keys a forget may have deleted
         self._generation = keystore.generation
         subjects = {key.decode() for _, key in items if key}
         forgotten = keystore.forgotten_at(subjects)
+        erased_before = {s: at for s in subjects if (at := forgotten.get(s)) is not None}
         keystore.load_existing(subjects)
+        open_one = RecordOpener(keystore.existing_key, self._memo)
         for index, (record, key) in enumerate(items):
-            at = forgotten.get(key.decode()) if key else None
+            at = erased_before.get(key.decode()) if erased_before and key else None
             if at is not None and record["received_at"] <= at:
                 opened.erased += 1
                 continue
             try:
-                record, shredded = open_record(record, keystore.existing_key)
+                record, shredded = open_one(record)
             except ContractError as e:
                 opened.errors.append((index, e))
                 continue

@@ -77,3 +77,27 @@ def test_tampering_is_reported_with_the_field():
 def test_plaintext_from_before_encryption_is_read_as_is():
     record = example_records()["identify"]
     assert open_record(record, lambda subject: None) == (record, False)
+
+
+@pytest.mark.parametrize("name", sorted(example_records()))
+def test_the_compiled_walk_visits_exactly_what_the_interpreted_one_does(name):
+    from panorama.privacy.fields import _compiled, _transform
+
+    record = example_records()[name]
+    mark = lambda value, path: f"<{path}>"  # noqa: E731
+    expected = _transform(record, pii_tree(), "", mark)
+    assert _compiled()(record, mark) == expected and record == example_records()[name]
+    in_place = copy.deepcopy(record)
+    assert _compiled(in_place=True)(in_place, mark) is in_place and in_place == expected
+
+
+def test_the_memo_sealer_reuses_a_value_sealed_for_the_same_field_only():
+    from panorama.privacy.fields import memo_sealer
+
+    key = data_key()
+    seal_one = memo_sealer(key, size=16)
+    record = example_records()["identify"]
+    first, second = seal_one(record), seal_one(record)
+    assert first["identities"]["email"] == second["identities"]["email"]
+    assert first["identities"]["email"] != first["traits"]["email"]  # same value, other field: other ciphertext
+    assert open_record(copy.deepcopy(second), {key.subject: key}.get) == (record, False)
