@@ -130,11 +130,12 @@ def security_router(guard: Guard) -> APIRouter:
               actor: Annotated[str | None, Query(max_length=200)] = None,
               action: Annotated[str | None, Query(max_length=100, description="e.g. profile.read or key.*")] = None,
               subject: Annotated[str | None, Query(max_length=200)] = None,
-              since: Annotated[str | None, Query(max_length=40, description="ISO date/time or 30m, 12h, 7d")] = None,
+              since: Annotated[str, Query(max_length=40, description="ISO date/time or 30m, 12h, 7d; bounds the scan")] = "30d",
               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-        """The newest matching audit events of the auditor's workspace, oldest first."""
+        """The newest matching audit events of the auditor's workspace, oldest first. The
+        topic is scanned from ``since`` (30 days back unless given): it is kept forever."""
         try:
-            query = AuditQuery(actor, action, subject, parse_since(since) if since else None, limit, caller.workspace)
+            query = AuditQuery(actor, action, subject, parse_since(since), limit, caller.workspace)
         except AuditError as e:
             raise ApiProblem(422, "invalid_field", str(e), field="since") from None
         try:
