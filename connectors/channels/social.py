@@ -74,8 +74,11 @@ class MetaSocialConnector(Connector):
             if not isinstance(entry, dict):
                 raise ContractError("entry", "every entry must be an object", "malformed")
             head = {"object": raw["object"], "account": str(entry.get("id")), "time": entry.get("time")}
-            units += [head | {"change": c} for c in entry.get("changes") or []]
-            units += [head | {"messaging": m} for m in entry.get("messaging") or []]
+            for kind, plural in (("change", "changes"), ("messaging", "messaging")):
+                items = entry.get(plural) or []
+                if not isinstance(items, list):
+                    raise ContractError(f"entry.{plural}", "must be an array", "malformed")
+                units += [head | {kind: item} for item in items]
         return units
 
     def to_events(self, raw: Any, received_at: int) -> list[dict[str, Any]]:

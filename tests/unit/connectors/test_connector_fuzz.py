@@ -14,13 +14,14 @@ CONFIGS = {"wechat": {"token": TOKEN}, "wecom": {"token": TOKEN, "encoding_aes_k
            "meta": {"verify_token": "vt"}}
 WEBHOOKS = [name for name in registry.names() if name != "segment" and registry.get(name).input_format != "row"]
 
-scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False) | st.text(max_size=12)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-                           max_leaves=12)
 # keys the connectors look for, so the fuzz reaches past the first check
 keys = st.sampled_from(["event", "email", "timestamp", "sg_event_id", "id", "CallSid", "CallStatus", "Direction",
                         "FromUserName", "MsgType", "Event", "ChangeType", "ExternalUserID", "CreateTime", "object",
                         "entry", "changes", "messaging", "order", "ticket", "form_response", "points", "status"]) | st.text(max_size=8)
+scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False) | st.text(max_size=12) | st.sampled_from(
+    ["page", "instagram", "feed", "comment", "add", "like", "mention", "comments", "opened", "solved", "completed"])
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=4),
+                           max_leaves=12)
 flat = st.dictionaries(keys, st.text(max_size=12) | st.sampled_from(["event", "text", "subscribe", "completed", "inbound",
                                                                       "change_external_contact", "add_external_contact",
                                                                       "1718000000", "page", "instagram"]), max_size=8)

@@ -90,6 +90,8 @@ def test_body_signature_with_app_secret():
     ({"object": "page", "entry": [{"id": "1", "time": 1, "changes": [{"field": "feed", "value": {
         "item": "comment", "verb": "add", "comment_id": "c1"}}]}]}, "from.id"),
     ({"object": "page", "entry": [{"id": "1", "time": 1, "changes": [{"field": "feed"}]}]}, "changes"),
+    ({"object": "page", "entry": [{"id": "1", "time": 1, "changes": 5}]}, "entry.changes"),
+    ({"object": "instagram", "entry": [{"id": "1", "time": 1, "messaging": {"sender": {}}}]}, "entry.messaging"),
 ])
 def test_malformed_bodies_are_named(body, field):
     with pytest.raises(ContractError) as raised:
