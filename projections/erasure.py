@@ -2,15 +2,18 @@
 
 A lightweight ``DELETE FROM`` only masks rows until a merge; ``ALTER TABLE ... DELETE``
 with ``mutations_sync`` rewrites every part that held them, and ``OPTIMIZE ... FINAL``
-merges what is left. Aggregate states cannot have one customer subtracted, so the days of
+merges what is left, and :func:`drop_outdated_parts` waits until the replaced parts
+are deleted from the disk (ClickHouse otherwise keeps them 8 minutes). Aggregate states cannot have one customer subtracted, so the days of
 ``daily_channel_stats`` the customer touched are rebuilt from the remaining ``event_log``
 rows with the materialized view's own query.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
+from panorama.errors import ProjectionError
 from projections import ddl
 from projections.backend import Backend
 
@@ -43,6 +46,31 @@ def erase_customer(backend: Backend, customer_keys: Sequence[str], customer_id: 
         backend.command(f"ALTER TABLE daily_channel_stats DELETE WHERE day IN ({day_list}) {_SYNC}")
         aggregate = ddl.daily_channel_stats_mv().split(" AS\n", 1)[1]
         backend.command(f"INSERT INTO daily_channel_stats SELECT * FROM ({aggregate}) WHERE day IN ({day_list})")
-    for table in ("event_log", "daily_channel_stats", "profile_versions", "identity_links", "segment_membership"):
+    tables = ("event_log", "daily_channel_stats", "profile_versions", "identity_links", "segment_membership")
+    for table in tables:
         backend.command(f"OPTIMIZE TABLE {table} FINAL")
+    drop_outdated_parts(backend, tables)
     return int(removed)
+
+
+def drop_outdated_parts(backend: Backend, tables: Sequence[str], timeout: float = 180.0) -> None:
+    """Wait until the parts a mutation or merge replaced are gone from the disk. ClickHouse
+    keeps them ``old_parts_lifetime`` (8 min) as a guard against losing unsynced merges in
+    a crash; for the tables erased from, that guard is lowered until the cleanup thread
+    has removed them, then reset. Raises ProjectionError if they are still there."""
+    fast = "old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0"
+    for table in tables:
+        backend.command(f"ALTER TABLE {table} MODIFY SETTING {fast}")
+    names = _in_list(tables)
+    deadline = time.monotonic() + timeout
+    try:
+        while (left := backend.query(f"SELECT count() FROM system.parts WHERE database = currentDatabase() "
+                                     f"AND table IN ({names}) AND NOT active").scalar()):
+            if time.monotonic() > deadline:
+                raise ProjectionError(f"{left} replaced parts of {', '.join(tables)} still on disk after {timeout:.0f} s; "
+                                      "ClickHouse removes them later (old_parts_lifetime)")
+            time.sleep(0.5)
+    finally:
+        for table in tables:
+            backend.command(f"ALTER TABLE {table} RESET SETTING old_parts_lifetime, cleanup_delay_period, "
+                            "cleanup_delay_period_random_add")

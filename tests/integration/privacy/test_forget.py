@@ -112,6 +112,8 @@ def test_forget_leaves_no_personal_data_anywhere_and_nothing_else_changes(privac
                 assert store.query(f"SELECT count() FROM event_log WHERE customer_key IN "
                                    f"({', '.join(repr(k) for k in victim_keys)})").scalar() == 0
                 assert aggregates(store) == expected
+                assert store.query("SELECT count() FROM system.parts WHERE database = currentDatabase() "
+                                   "AND table = 'event_log' AND NOT active").scalar() == 0  # replaced parts gone from disk
             found += file_hits(settings.chdb_path, wanted)
             assert found == []
 
