@@ -20,7 +20,15 @@ What remains after ``forget`` and why it no longer identifies the person:
   rebuilding the customer; no plaintext, no profile.
 * The audit log: the request (actor, reason, time, counts) under the customer id, itself
   a keyed hash; accountability requires it.
-* Nothing in Redis (keys named after the customer's nodes are deleted, the AOF rewritten)
-  and nothing in ClickHouse (rows deleted by mutation, parts merged, aggregates of the
-  touched days rebuilt without the customer).
+* Redis: no key named after the customer's nodes (deleted, AOF rewritten). Values of
+  other keys may still mention a node id (a keyed hash): another customer's link-decision
+  log, a signals due-set entry.
+* ClickHouse: no row (deleted by mutation, parts merged, replaced parts removed from disk,
+  aggregates of the touched days rebuilt without the customer); the mutation's own text
+  (``mutation_N.txt``, ``system.mutations``) lists the customer's keyed hashes.
+
+Not erased by a forget: identifiers the contract does not tag ``"pii"`` (``user_id``,
+``anonymous_id``, ``device_id``, ``external_ids``, free-form ``properties``) stay in clear
+in the log's events. Tagging them in the ``.avsc`` is enough for this package to seal
+them too.
 """
