@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from redis import Redis
+from redis import Redis, RedisError
 
 from panorama.privacy.crypto import NONCE_SIZE, DataKey, new_key_material
 from panorama.privacy.errors import PrivacyError
@@ -83,7 +83,11 @@ class KeyStore:
         self.generation = 0  # bumped each time the caches are dropped
         self._next_check = 0.0
         self._prepare = redis.register_script(_PREPARE)
-        self.refresh(force=True)  # learn the current epoch: later moves are forgets to act on
+        try:
+            self.refresh(force=True)  # learn the current epoch: later moves are forgets to act on
+        except RedisError as e:
+            raise PrivacyError(f"the key store (Redis) did not answer: {e}. Personal fields can be neither "
+                               "sealed nor opened without it; is Redis up? (`cdp status`, CDP_REDIS_URL)") from e
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis | None = None) -> KeyStore:
