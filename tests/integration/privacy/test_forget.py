@@ -16,6 +16,7 @@ from redis import Redis
 from panorama.errors import ProfileNotFound
 from panorama.privacy.export import export
 from panorama.privacy.forget import forget
+from panorama.privacy.hooks import Opener
 from producers import InteractionProducer
 from producers.dead_letter import read_dead_letter
 from projections.sink import EventsSink
@@ -116,6 +117,11 @@ def test_forget_leaves_no_personal_data_anywhere_and_nothing_else_changes(privac
                                    "AND table = 'event_log' AND NOT active").scalar() == 0  # replaced parts gone from disk
             found += file_hits(settings.chdb_path, wanted)
             assert found == []
+            # what a sink that does not decode would keep on a replay: nothing of the customer
+            log = read_topic(settings, settings.topics.interactions)
+            kept = Opener(settings).not_erased(log)
+            assert len(log) - len(kept) == len(victim.events)
+            assert not {m.key().decode() for m in kept} & set(victim_keys)
 
             after = {c.user_id: reader.read(f"user_id:{c.user_id}", now=NOW) for c in others}
             assert after == before
