@@ -65,7 +65,13 @@ def _java() -> str:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random cluster id in Kafka's form (URL-safe base64 of 16 bytes). Like Kafka's own
+    ``Uuid.randomUuid``, never one starting with '-': the storage tool would read it as an
+    option and refuse to format (one start in 32 failed that way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class LocalKafka:

@@ -72,3 +72,11 @@ def test_readable_drops_empty_fields_and_formats_times():
     shown = readable(example_records()["track"])
     assert shown["occurred_at"].startswith("2024-06-10T")
     assert "order" not in shown
+
+
+def test_kafka_cluster_ids_never_look_like_options():
+    from panorama.stack.kafka import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)
