@@ -6,7 +6,6 @@ forgotten customer's fields stay shredded) and is recorded in the audit log.
 
 from __future__ import annotations
 
-import getpass
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -55,11 +54,12 @@ def latest_events(settings: Settings, per_partition: int, mask_pii_fields: bool 
         for msg in messages:
             yield readable(mask_pii(codec.decode(msg.value())))
         return
+    from panorama.privacy.cli import cli_actor
     from panorama.privacy.hooks import Opener
     from panorama.security.audit import AuditLog
 
     with AuditLog(settings) as audit:
-        audit.record(f"cli:{getpass.getuser()}", "log.read_personal", None, "cdp tail --show-pii",
+        audit.record(cli_actor(), "log.read_personal", None, "cdp tail --show-pii",
                      details={"topic": settings.topics.interactions, "per_partition": per_partition})
     opener = Opener(settings)
     for msg in messages:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from collections.abc import Callable
 from typing import Annotated
 
@@ -18,12 +19,17 @@ from panorama.settings import Settings
 console = Console(stderr=True)
 
 
+def cli_actor() -> str:
+    """Who acts from the shell, for the audit log: the OS user (its uid when it has no name)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid-{os.getuid()}"
+
+
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
     privacy = typer.Typer(no_args_is_help=True, help="Right to erasure and access, consent.")
     app.add_typer(privacy, name="privacy")
-
-    def actor() -> str:
-        return f"cli:{getpass.getuser()}"
 
     @privacy.command()
     def forget(
@@ -38,7 +44,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
         if not yes:
             typer.confirm("erase this customer everywhere? this cannot be undone", abort=True)
-        report = run(settings(), identity, actor(), reason, analytics_store, wait_s=wait)
+        report = run(settings(), identity, cli_actor(), reason, analytics_store, wait_s=wait)
         print(json.dumps(report.__dict__, indent=2))
         if not report.consumers_caught_up:
             console.print("[yellow]warning:[/yellow] a consumer (profile worker or analytics sink) was still behind "
@@ -52,7 +58,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         """Print everything held about a customer as JSON (access request); audited."""
         from panorama.privacy.export import export as run
 
-        print(json.dumps(run(settings(), identity, actor(), reason), indent=2, default=str, ensure_ascii=False))
+        print(json.dumps(run(settings(), identity, cli_actor(), reason), indent=2, default=str, ensure_ascii=False))
 
     @privacy.command()
     def consent(
