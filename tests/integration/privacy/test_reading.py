@@ -47,3 +47,22 @@ def test_cli_export_prints_opened_events_and_consent(settings):
     assert exported["format"] == "panorama.export/1"
     assert [e["identities"]["email"] for e in exported["events"]] == [email]
     assert set(exported["consent"]["current"]) >= {"marketing", "third_party_sharing", "cross_border_transfer"}
+
+
+def test_cli_forget_erases_and_reports(settings, tmp_path):
+    settings = settings.model_copy(update={"data_dir": tmp_path})
+    record = example_records()["identify"]
+    with InteractionProducer(settings) as producer:
+        assert producer.send_and_wait([record]).ok
+    with worker_thread(settings):
+        wait_until_caught_up(settings)
+        email = record["identities"]["email"]
+        done = subprocess.run([sys.executable, "-m", "panorama.cli", "privacy", "forget", f"email:{email}", "--yes",
+                               "--reason", "ticket 9", "--wait", "5"],
+                              env=cdp_env(settings), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["data_keys_deleted"] == 1 and report["identities"] >= 2 and report["redis_keys_deleted"] > 0
+    audit = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.audit)]
+    assert [(a["action"], a["reason"], a["outcome"]) for a in audit] == [("privacy.forget", "ticket 9", "ok")]
+    assert email not in done.stdout + done.stderr
