@@ -9,7 +9,9 @@ with its row number, field and reason.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -62,7 +64,8 @@ def import_file(settings: Settings, path: Path, connector_name: str, mapping_fil
     rename = mapping.renamer()
     report = ImportReport(path, rejects_file=rejects_path(path))
     received_at = now_micros()
-    with InteractionProducer(settings) as producer, report.rejects_file.open("w", newline="", encoding="utf-8") as out:
+    with (_fewer_collections(), InteractionProducer(settings) as producer,
+          report.rejects_file.open("w", newline="", encoding="utf-8") as out):
         rejects = csv.writer(out)
         rejects.writerow(["row", "field", "code", "problem"])
 
@@ -91,6 +94,23 @@ def import_file(settings: Settings, path: Path, connector_name: str, mapping_fil
     if progress is not None:
         progress(path.stat().st_size, report.rows_read)
     return report
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the import with the garbage collector working in larger steps: every row
+    allocates a few dozen containers, and with the default thresholds collections took a
+    sixth of the import (alternating runs: 23.1-23.3k -> 27.3-28.3k rows/s). Objects that
+    exist before the import are frozen out of collections; cycles are still collected,
+    and the settings are restored afterwards (they are process-wide)."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _send_chunk(producer: InteractionProducer, mapped: list[tuple[int, list[dict] | ContractError]],
