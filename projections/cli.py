@@ -1,4 +1,5 @@
-"""`cdp sink`, `cdp sql`, `cdp replay`, `cdp migrate`: the analytics store from the shell.
+"""`cdp sink`, `cdp sql`, `cdp replay`, `cdp migrate`: the analytics store from the shell
+(`cdp replay` also rebuilds the live profiles in Redis).
 
 Registered on the main app by :func:`register`.
 
@@ -104,14 +105,18 @@ def sql(
 
 
 def replay(settings: Settings, yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False) -> None:
-    """Drop the ClickHouse projections and rebuild them from the Kafka log."""
+    """Drop every projection (ClickHouse tables, Redis profiles) and rebuild it from the Kafka log."""
     from projections.replay import log_size, replay as rebuild
     from projections.store import analytics_store
+    from streams.rebuild import rebuild_profiles
 
     if not yes:
-        typer.confirm("drop every analytics table and rebuild it from the interaction log?", abort=True)
-    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with analytics_store(settings) as backend, Progress(*columns, console=console) as progress:
-        task = progress.add_task("replay", total=log_size(settings))
-        stats = rebuild(settings, backend, on_progress=lambda n: progress.advance(task, n))
-    console.print(f"replayed {stats.events:,} events into ClickHouse")
+        typer.confirm("drop every analytics table and live profile and rebuild them from the interaction log?", abort=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        with analytics_store(settings) as backend:
+            task = progress.add_task("ClickHouse", total=log_size(settings))
+            stats = rebuild(settings, backend, on_progress=lambda n: progress.advance(task, n))
+        profiles = progress.add_task("profiles", total=None)
+        folded = rebuild_profiles(settings, lambda done, total: progress.update(profiles, completed=done, total=total))
+    console.print(f"replayed {stats.events:,} events into ClickHouse and {folded:,} into the live profiles (Redis)")
