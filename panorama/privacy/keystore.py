@@ -152,8 +152,9 @@ class KeyStore:
         if not routing and not others:
             return set()
         if len(routing) + len(others) > PREPARE_CHUNK:  # Lua's unpack() has a stack limit
-            return set().union(*(self.prepare(routing[i:i + PREPARE_CHUNK], others[i:i + PREPARE_CHUNK])
-                                  for i in range(0, max(len(routing), len(others)), PREPARE_CHUNK)))
+            half = PREPARE_CHUNK // 2  # each chunk holds at most half of each list: always smaller
+            return set().union(*(self.prepare(routing[i:i + half], others[i:i + half])
+                                  for i in range(0, max(len(routing), len(others)), half)))
         candidates = [self._wrap(subject, *new_key_material()) for subject in routing]
         wrapped, states = self._prepare(
             keys=[self.forgotten_key, *(self.dek_key(s) for s in routing)],

@@ -61,3 +61,14 @@ def test_a_wrong_master_key_is_reported(settings):
                      master_aead(settings.model_copy(update={"master_key": settings.master_key.__class__("A" * 43 + "=")})))
     with pytest.raises(PrivacyError, match="CDP_MASTER_KEY"):
         other.existing_key("c" * 32)
+
+
+@pytest.mark.parametrize("routing, others", [(2500, 0), (1500, 1500), (10, 4100)])
+def test_large_batches_are_prepared_in_chunks(settings, routing, others):
+    """A batch larger than one Lua call holds is split, whatever mix of routing subjects
+    (keys created) and other subjects (only checked) it has."""
+    keystore = store(settings)
+    subjects = [f"r{routing}-{i:030x}" for i in range(routing)]
+    checked = [f"o{others}-{i:030x}" for i in range(others)]
+    assert keystore.prepare(subjects, checked) == set()
+    assert all(keystore.cached_key(s) is not None for s in subjects)
