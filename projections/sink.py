@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from panorama.errors import ContractError, ProjectionError
+from panorama.privacy.hooks import Opener
 from panorama.settings import Settings
 from projections.avro_container import ContainerWriter
 from projections.backend import Backend
@@ -104,6 +105,7 @@ class EventsSink:
         self._current_header = MARKER + self._codec.fingerprint
         self._container = ContainerWriter(versions[-1].schema)
         self._insert = event_log_insert(versions[-1].schema)
+        self._privacy = Opener(settings)
         self._from_beginning = from_beginning
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()
@@ -173,18 +175,23 @@ class EventsSink:
         return batch
 
     def _start(self, messages: list[Message], inserter: ThreadPoolExecutor) -> _Batch:
-        """Frame the batch and start inserting it on the helper thread."""
+        """Frame the batch and start inserting it on the helper thread. Messages of a
+        forgotten customer (``cdp privacy forget``) are skipped, so a replay does not
+        bring their pseudonymous rows back; their offsets are committed all the same."""
+        next_offsets = {msg.partition(): msg.offset() + 1 for msg in messages}  # in order per partition
         rows = []
-        next_offsets: dict[int, int] = {}
         row, current = self._container.row, self._current_header
-        for msg in messages:
-            value, partition, offset = msg.value() or b"", msg.partition(), msg.offset()
+        for msg in self._privacy.not_erased(messages):
+            value = msg.value() or b""
             if not value.startswith(current):
                 value = self._upcast(msg)
-            rows.append(row(msg.key(), partition, offset, value))
-            next_offsets[partition] = offset + 1  # messages of one partition arrive in order
+            rows.append(row(msg.key(), msg.partition(), msg.offset(), value))
         container = self._container.container(rows)
-        insert = inserter.submit(self.backend.insert_avro, self._insert, container, INSERT_SETTINGS)
+        if rows:
+            insert = inserter.submit(self.backend.insert_avro, self._insert, container, INSERT_SETTINGS)
+        else:
+            insert = Future()
+            insert.set_result(None)
         return _Batch(messages, container, next_offsets, insert)
 
     def _finish(self, batch: _Batch | None) -> None:
