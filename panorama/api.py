@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         """200 when Kafka and Redis answer, 503 (with which part failed) otherwise; no key
         needed (load balancers probe it) and nothing in it is private."""
         parts = {
-            "kafka": kafka_answers(settings.kafka_address, timeout=1.0),
+            "kafka": kafka_answers(settings, timeout=1.0),
             "redis": redis_answers(settings.redis_address),
         }
         ok = all(parts.values())

@@ -26,6 +26,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from panorama.errors import BackpressureTimeout, ContractError, ProducerError
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from producers.dead_letter import dead_letter_record
 from producers.keys import RoutingKeys
@@ -69,8 +70,7 @@ class ProducerStats:
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": settings.kafka_address,
+    return client_config(settings) | {
         "enable.idempotence": True,
         "acks": "all",
         "compression.type": settings.producer_compression,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from projections.backend import Backend
 from projections.migrations import apply_migrations, drop_everything
@@ -22,7 +23,7 @@ from projections.sink import EventsSink, SinkStats
 def log_size(settings: Settings) -> int:
     """How many messages the interaction log holds now (sum of high - low watermarks)."""
     topic = settings.topics.interactions
-    consumer = Consumer({"bootstrap.servers": settings.kafka_address, "group.id": "panorama-log-size"})
+    consumer = Consumer(client_config(settings) | {"group.id": "panorama-log-size"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         total = 0

@@ -45,6 +45,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from panorama.errors import ContractError, ProjectionError
 from panorama.privacy.hooks import Opener
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from projections.avro_container import ContainerWriter
 from projections.backend import Backend
@@ -109,8 +110,7 @@ class EventsSink:
         self._from_beginning = from_beginning
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()
-        self._consumer = Consumer({
-            "bootstrap.servers": settings.kafka_address,
+        self._consumer = Consumer(client_config(settings) | {
             "group.id": consumer_group(settings),
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",

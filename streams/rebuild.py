@@ -20,6 +20,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, TopicPartition
 from redis import Redis
 
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from streams.store import Keys, ProfileStore
 from streams.worker import ProfileWorker
@@ -45,7 +46,7 @@ def drop_profile_state(redis: Redis, keys: Keys) -> int:
 def log_ends(settings: Settings) -> dict[int, int]:
     """The offset after the last message of each interactions partition, now."""
     topic = settings.topics.interactions
-    probe = Consumer({"bootstrap.servers": settings.kafka_address, "group.id": f"{settings.topic_prefix}.rebuild-probe",
+    probe = Consumer(client_config(settings) | {"group.id": f"{settings.topic_prefix}.rebuild-probe",
                       "enable.auto.commit": False})
     try:
         partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions

@@ -21,6 +21,7 @@ from redis import Redis
 
 from panorama.errors import ContractError, FencedError, StreamError
 from panorama.privacy.hooks import Opener
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from producers.dead_letter import dead_letter_record
 from producers.producer import producer_config
@@ -68,8 +69,7 @@ class ProfileWorker:
         self._partials: dict[int, dict[str, Partial]] = {}
         self._lag: dict[int, int] = {}
         self._dlq: Producer | None = None
-        self._consumer = Consumer({
-            "bootstrap.servers": settings.kafka_address,
+        self._consumer = Consumer(client_config(settings) | {
             "group.id": consumer_group(settings),
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",

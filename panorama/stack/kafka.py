@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from panorama.errors import StackError
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from panorama.stack.process import ManagedProcess, port_in_use
 
@@ -25,9 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 
 
-def kafka_answers(bootstrap: str, timeout: float = 2.0) -> bool:
-    """True when a broker at ``bootstrap`` returns cluster metadata."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+def kafka_answers(settings: Settings, timeout: float = 2.0) -> bool:
+    """True when the broker of ``settings`` (with its TLS/SASL options) returns cluster metadata."""
+    admin = AdminClient(client_config(settings) | {"log_level": 0})
     try:
         return bool(admin.list_topics(timeout=timeout).brokers)
     except KafkaException:
@@ -134,7 +135,7 @@ class LocalKafka:
             raise StackError(f"formatting Kafka storage in {self.home} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
     def ready(self) -> bool:
-        return port_in_use(self.settings.kafka_port) and kafka_answers(self.settings.kafka_address)
+        return port_in_use(self.settings.kafka_port) and kafka_answers(self.settings)
 
     def start(self, timeout: float = 90.0) -> int:
         pid = self.process.pid()

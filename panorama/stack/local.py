@@ -161,7 +161,7 @@ def _managed_status(name: str, proc: ManagedProcess, address: str, answers: bool
 
 def _kafka_status(settings: Settings) -> PartStatus:
     if settings.kafka_bootstrap:
-        ok = kafka_answers(settings.kafka_bootstrap)
+        ok = kafka_answers(settings)
         return PartStatus("kafka", "external" if ok else "unhealthy", settings.kafka_bootstrap)
     kafka = LocalKafka(settings)
     return _managed_status("kafka", kafka.process, settings.kafka_address, kafka.ready())

@@ -12,6 +12,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from panorama.errors import StackError
+from panorama.kafka_config import client_config
 from panorama.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
@@ -55,7 +56,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create the missing topics; return the names created. Existing topics are left as
     they are (a partition-count mismatch is reported, never silently changed)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_address})
+    admin = AdminClient(client_config(settings))
     existing = admin.list_topics(timeout=timeout).topics
     specs = topic_specs(settings)
     for spec in specs:
