@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 import uuid
 
@@ -18,7 +19,7 @@ def main(bootstrap: str, topic_name: str, count: int, mode: str) -> None:
     import faust
 
     app = faust.App(f"ceiling-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}", store="memory://",
-                    topic_partitions=3, consumer_auto_offset_reset="earliest", web_enabled=False)
+                    datadir=tempfile.mkdtemp(prefix="faust-ceiling-"), topic_partitions=3, consumer_auto_offset_reset="earliest", web_enabled=False)
     topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
     counts = app.Table("counts", default=int) if mode == "table" else None
     seen = {"n": 0, "started": 0.0}
