@@ -49,7 +49,7 @@ class ProfileWorker:
     partitions; each owns the partials of the partitions it is assigned."""
 
     def __init__(self, settings: Settings, rules: LinkRules | None = None, batch_size: int = 5000,
-                 batch_wait_s: float = 0.05, session_timeout_ms: int = 10_000, signal_rules: SignalRules = SignalRules(),
+                 batch_wait_s: float = 0.01, session_timeout_ms: int = 10_000, signal_rules: SignalRules = SignalRules(),
                  signal_debounce_s: float = 1.0, clock: Callable[[], int] = now_us):
         self.settings = settings
         self.topic = settings.topics.interactions
