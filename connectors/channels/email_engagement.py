@@ -49,6 +49,8 @@ class SendGridConnector(Connector):
         if not isinstance(raw, dict):
             raise_malformed("<event>", "must be an object")
         kind = raw.get("event")
+        if not isinstance(kind, str):
+            raise ContractError("event", f"must be the name of a SendGrid event, got {type(kind).__name__}", "invalid_field")
         if kind in _IGNORED:
             return []
         if kind not in _EVENTS:
