@@ -37,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "lifecycle distribution and revenue by segment", (
         analytics.lifecycle_distribution(), analytics.revenue_by_segment(),
     )),
+    Migration(6, "audit log", (ddl.audit_log(),)),
 )
 
 _CREATED = re.compile(r"CREATE (TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
