@@ -34,8 +34,9 @@ def numbered_events(n: int):
         yield record
 
 
-def test_broker_kill_and_restart_loses_nothing_acknowledged(tmp_path):
-    settings = private_settings(tmp_path / "data", interactions_partitions=3, producer_block_timeout_s=120)
+def test_broker_kill_and_restart_loses_nothing_acknowledged(tmp_path, stack):
+    settings = private_settings(tmp_path / "data", interactions_partitions=3, producer_block_timeout_s=120,
+                                redis_url=stack.redis_address)  # the key store of personal fields
     kafka = LocalKafka(settings)
     kafka.start()
     try:
@@ -70,8 +71,9 @@ def test_broker_kill_and_restart_loses_nothing_acknowledged(tmp_path):
         kafka.process.stop()
 
 
-def test_full_queue_blocks_then_raises_instead_of_growing(tmp_path):
-    dead = private_settings(tmp_path / "d", producer_queue_max_messages=1000, producer_block_timeout_s=1.0)
+def test_full_queue_blocks_then_raises_instead_of_growing(tmp_path, stack):
+    dead = private_settings(tmp_path / "d", producer_queue_max_messages=1000, producer_block_timeout_s=1.0,
+                            redis_url=stack.redis_address)
     producer = InteractionProducer(dead)
     record = example_records()["track"]
     started = time.monotonic()
@@ -82,8 +84,8 @@ def test_full_queue_blocks_then_raises_instead_of_growing(tmp_path):
     assert len(producer) <= 1000
 
 
-def test_flush_raises_when_delivery_fails(tmp_path):
-    dead = private_settings(tmp_path / "d", producer_delivery_timeout_ms=1000)
+def test_flush_raises_when_delivery_fails(tmp_path, stack):
+    dead = private_settings(tmp_path / "d", producer_delivery_timeout_ms=1000, redis_url=stack.redis_address)
     producer = InteractionProducer(dead)
     producer.send(example_records()["track"])
     with pytest.raises(ProducerError, match="failed delivery"):
