@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_CUSTOMERS ?= 2000
 PYTEST_ARGS ?=
 
-.PHONY: setup python-deps system-deps kafka-jars up down status run demo test test-unit test-integration bench soak clean-data
+.PHONY: setup python-deps system-deps kafka-jars up down status run demo test test-unit test-integration bench soak thorough clean-data
 
 setup: system-deps python-deps kafka-jars
 
@@ -59,8 +59,10 @@ run: up demo
 	@echo "  $(BIN)/cdp profile get u-000001            one customer's live 360-degree profile (Redis)"
 	@echo "  $(BIN)/cdp identity explain u-000001       how that customer's identities were stitched"
 	@echo "  $(BIN)/cdp sql 'SELECT * FROM rfm LIMIT 5' analytics in ClickHouse (docs/analytics.md)"
-	@echo "  curl -u WRITE_KEY: localhost:8080/v1/track  the Segment-compatible collector (cdp keys create)"
-	@echo "  curl localhost:8080/health                 the API; /metrics for Prometheus"
+	@echo "  $(BIN)/cdp keys create --role admin --name you   a key for the API (nothing but /health answers without one)"
+	@echo "  curl -H 'Authorization: Bearer KEY' 'localhost:8080/v1/profiles?identity=user_id:u-000001'"
+	@echo "  curl -u WRITE_KEY: localhost:8080/v1/track  the Segment-compatible collector (cdp keys create --role ingest)"
+	@echo "  curl localhost:8080/health                 the API; /metrics for Prometheus (admin or auditor key)"
 	@echo "  make down                                  stop everything"
 
 test: setup
@@ -78,6 +80,11 @@ bench: setup
 # Conservation under bad input at the issue's size: 1,000,000 events, 5% malformed, through the collector.
 soak: setup
 	CDP_CONSERVATION_EVENTS=1000000 $(BIN)/pytest tests/integration/connectors/test_conservation.py -o timeout=3600 $(PYTEST_ARGS)
+
+# The property tests at full size: 10,000+ examples of the profile fold and the identity
+# state machine (make test runs a sample of them).
+thorough: python-deps
+	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 clean-data: down
 	rm -rf .data
