@@ -227,6 +227,15 @@ class InteractionProducer:
         if self.stats.failed:
             raise ProducerError(f"{self.stats.failed} events failed delivery; last: {self.stats.last_error}")
 
+    def close(self) -> None:
+        """Drop whatever is still queued (each counted as a failed delivery) and serve the
+        reports, which releases the delivery callbacks: librdkafka holds them outside
+        Python's garbage collector, so a producer left with undelivered messages would
+        otherwise live, and retry its broker, until the interpreter exits. Call
+        :meth:`flush` first for anything that must be delivered."""
+        self._producer.purge()
+        self._producer.poll(0)
+
     def __len__(self) -> int:
         return len(self._producer)
 

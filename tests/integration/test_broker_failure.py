@@ -82,6 +82,8 @@ def test_full_queue_blocks_then_raises_instead_of_growing(tmp_path, stack):
             producer.send(record)
     assert 1.0 <= time.monotonic() - started < 10
     assert len(producer) <= 1000
+    producer.close()
+    assert len(producer) == 0 and producer.stats.failed >= 1
 
 
 def test_flush_raises_when_delivery_fails(tmp_path, stack):
@@ -90,3 +92,4 @@ def test_flush_raises_when_delivery_fails(tmp_path, stack):
     producer.send(example_records()["track"])
     with pytest.raises(ProducerError, match="failed delivery"):
         producer.flush(10)
+    producer.close()
