@@ -3,7 +3,7 @@
 * the worker's events/s (decode, route, fold, Redis transaction with its position, signal
   sweeps) beside a bare confluent-kafka consumer that only decodes the same topic, and
   beside a faust-streaming agent that only iterates it (faust runs in its own virtualenv,
-  ``.cache/faust-venv``, built from PyPI on first use; skipped with the reason if it
+  ``.cache/faust-venv-0.15``, built from PyPI on first use; skipped with the reason if it
   cannot be built);
 * event -> profile visible in Redis p50/p99 at a fixed offered load (producer stamps
   ``received_at``; the worker's latency histogram, in its own process) beside the same
