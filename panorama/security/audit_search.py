@@ -30,7 +30,10 @@ def parse_since(text: str) -> datetime:
     """``2026-11-24``, ``2026-11-24T20:00:00Z`` or a relative ``30m`` / ``12h`` / ``7d``."""
     match = _RELATIVE.match(text.strip())
     if match:
-        return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            raise AuditError(f"since: {text!r} reaches before year 1") from None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
