@@ -179,8 +179,14 @@ class KeyStore:
                 self._remember(subject, None if blob is None else self._unwrap(subject, blob))
 
     def existing_key(self, subject: str) -> DataKey | None:
-        """The data key of ``subject`` for opening; None when a forget deleted it."""
-        if subject not in self._keys:
+        """The data key of ``subject`` for opening; None when a forget deleted it.
+
+        A subject cached without a key is read again before it is declared shredded: after
+        a forget, a consent grant creates a new key, and events sealed with it may arrive
+        before this process's next refresh; they must be opened, not dropped. Only
+        events of forgotten customers pay the extra read."""
+        if self._keys.get(subject) is None:
+            self._keys.pop(subject, None)
             self.load_existing([subject])
         return self._keys.get(subject)
 

@@ -72,3 +72,19 @@ def test_large_batches_are_prepared_in_chunks(settings, routing, others):
     checked = [f"o{others}-{i:030x}" for i in range(others)]
     assert keystore.prepare(subjects, checked) == set()
     assert all(keystore.cached_key(s) is not None for s in subjects)
+
+
+def test_a_reader_opens_events_sealed_after_consent_before_its_next_refresh(settings):
+    """After a forget a reader caches 'no key'; a consent grant elsewhere creates a new one,
+    and events sealed with it must open at once, not be dropped as shredded until the
+    reader's next refresh."""
+    writer, reader = store(settings), store(settings, privacy_refresh_s=3600)
+    subject = "d" * 32
+    writer.prepare([subject])
+    writer.forget([subject], at_us=1)
+    assert reader.existing_key(subject) is None  # cached: shredded
+    writer.lift([subject])
+    writer.prepare([subject])
+    sealed = seal(writer.cached_key(subject), "new@example.com", "identities.email")
+    key = reader.existing_key(subject)
+    assert key is not None and unseal(key, parse(sealed, "identities.email"), "identities.email") == "new@example.com"
