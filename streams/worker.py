@@ -96,9 +96,10 @@ class ProfileWorker:
                 self._measure_lag()
         finally:
             self._consumer.close()
-            self.stats.published += self.outbox.close()
             if self._dlq is not None:
                 self._dlq.flush(30)
+            # last: it raises when Kafka refused a record (which stays pending for the next owner)
+            self.stats.published += self.outbox.close()
 
     def publish_signals(self, behind: bool = False) -> None:
         """For each owned partition: evaluate the customers whose signals are due (a tenth
