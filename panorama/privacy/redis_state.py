@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from redis import Redis
 
 from panorama.privacy.errors import PrivacyError
@@ -36,7 +37,21 @@ def erase_customer(store: ProfileStore, customer_id: str, members: list[str]) ->
     doomed_list = sorted(doomed)
     for i in range(0, len(doomed_list), 500):
         deleted += store.redis.delete(*doomed_list[i:i + 500])
+    _forget_operator_decisions(store, set(nodes))
     return deleted
+
+
+def _forget_operator_decisions(store: ProfileStore, nodes: set[str]) -> None:
+    """Unmerges an operator made outside the customer's own keys: its nodes leave other
+    nodes' block sets, and the unmerge records naming them (with the operator's free-text
+    reason) are dropped."""
+    keys = store.keys
+    for block in store.redis.scan_iter(match=keys.block("*"), count=2000):
+        store.redis.srem(block, *nodes)
+    for raw in store.redis.lrange(keys.unmerges, 0, -1):
+        decision = orjson.loads(raw)
+        if nodes & {*decision.get("apart", ()), *decision.get("removed", ())}:
+            store.redis.lrem(keys.unmerges, 0, raw)
 
 
 def compact(redis: Redis, timeout: float = 120.0) -> list[str]:

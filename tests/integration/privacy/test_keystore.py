@@ -88,3 +88,4 @@ def test_a_reader_opens_events_sealed_after_consent_before_its_next_refresh(sett
     sealed = seal(writer.cached_key(subject), "new@example.com", "identities.email")
     key = reader.existing_key(subject)
     assert key is not None and unseal(key, parse(sealed, "identities.email"), "identities.email") == "new@example.com"
+
