@@ -30,6 +30,7 @@ from connectors.collector import openapi_schemas as docs
 from connectors.collector.body import BATCH_LIMIT, BATCH_MAX_EVENTS, EVENT_LIMIT, parse_json, read_body
 from connectors.collector.delivery import AckingProducer, Item, Outcome
 from connectors.collector.errors import BadRequest
+from panorama.privacy.errors import PrivacyError
 from connectors.collector.rate_limit import TokenBuckets, retry_after_header
 from connectors.collector.segment import SEGMENT_TYPES, SegmentConnector
 from connectors.collector.write_keys import CachedKeys, WriteKey, WriteKeyStore
@@ -109,6 +110,9 @@ class Collector:
         except ProducerError as e:
             raise BadRequest("kafka_unavailable", "<kafka>", f"events not acknowledged, retry: {e}", status=503,
                              headers={"Retry-After": KAFKA_RETRY_AFTER}) from None
+        except (PrivacyError, redis.RedisError) as e:  # sealing needs the key store, also after the prefetch
+            raise BadRequest("key_store_unavailable", "<redis>", f"personal fields cannot be sealed, retry: {e}",
+                             status=503, headers={"Retry-After": KAFKA_RETRY_AFTER}) from None
 
     # -- the routes' work -------------------------------------------------------------
 
