@@ -23,11 +23,11 @@ import orjson
 
 from bench.report import Figure, rate
 from connectors.collector.write_keys import WriteKeyStore
+from panorama.clock import now_us
 from panorama.settings import Settings
 from panorama.stack.ephemeral import free_port
 from producers import InteractionProducer
 from connectors.collector.segment import SegmentConnector
-from connectors.base import now_micros
 
 BATCH = 100
 _CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
@@ -148,7 +148,7 @@ def producer_rate(settings: Settings, events: int = 200_000) -> float:
     """The producer alone on the same events (mapped once, outside the timing)."""
     connector = SegmentConnector()
     messages = orjson.loads(batch_body(0))["batch"]
-    records = [connector.to_events(m | {"type": "track"}, now_micros())[0] for m in messages]
+    records = [connector.to_events(m | {"type": "track"}, now_us())[0] for m in messages]
 
     def send_all() -> None:
         with InteractionProducer(settings) as producer:

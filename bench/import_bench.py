@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 from bench.report import Figure, rate
-from connectors.base import now_micros
 from connectors.importer.rows import OrderRowConnector
 from connectors.importer.run import import_file
+from panorama.clock import now_us
 from panorama.settings import Settings
 from producers import InteractionProducer
 
@@ -44,7 +44,7 @@ def run(settings: Settings, rows: int = 200_000) -> list[Figure]:
 
         import_rate = rate(rows, do_import)
         connector = OrderRowConnector()
-        events = [connector.to_events(dict(zip(COLUMNS, row(n))), now_micros())[0] for n in range(10_000)]
+        events = [connector.to_events(dict(zip(COLUMNS, row(n))), now_us())[0] for n in range(10_000)]
 
         def produce_alone() -> None:
             with InteractionProducer(settings) as producer:

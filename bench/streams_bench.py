@@ -30,6 +30,7 @@ from redis import Redis
 
 from bench.report import Figure, rate
 from connectors.demo import generate_population
+from panorama.clock import now_us
 from panorama.settings import Settings
 from panorama.stack.topics import ensure_topics
 from producers import InteractionProducer
@@ -37,7 +38,6 @@ from schemas.codec import InteractionCodec
 from streams.identity.nodes import NodeNamer
 from streams.profiles.fold import Partial, apply
 from streams.profiles.read import ProfileReader
-from streams.stats import now_us
 from streams.worker import ProfileWorker
 
 FAUST_VENV = Path(".cache/faust-venv-0.15")

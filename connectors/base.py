@@ -13,7 +13,6 @@ importer reports the row.
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,6 +105,3 @@ class Connector(ABC):
         """Canonical records (codec dict form) for one raw input; pure: the same input and
         ``received_at`` (epoch micros) give the same records, event ids included."""
 
-
-def now_micros() -> int:
-    return time.time_ns() // 1000

@@ -65,7 +65,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         """Split the customer holding IDENTITY and OTHER apart; the pair is never linked again."""
         from streams.identity.nodes import NodeNamer
         from streams.identity.unmerge import unmerge as split_customer
-        from streams.stats import now_us
+        from panorama.clock import now_us
         from streams.store import ProfileStore
 
         config = settings()

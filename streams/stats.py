@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import bisect
-import time
 from dataclasses import dataclass, field
 
 # seconds; the collector stamps received_at, so this is "accepted -> visible in a profile"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
                    2.5, 5.0, 10.0, 60.0)
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 @dataclass

@@ -19,6 +19,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from redis import Redis
 
+from panorama.clock import now_us
 from panorama.errors import ContractError, FencedError, StreamError
 from panorama.privacy.hooks import Opener
 from panorama.kafka_config import client_config
@@ -33,7 +34,7 @@ from streams.outbox import OutboxPublisher
 from streams.profiles.fold import Partial, apply
 from streams.signals.rules import SignalRules
 from streams.signals.sweep import SignalSweeper
-from streams.stats import LatencyHistogram, WorkerStats, now_us
+from streams.stats import LatencyHistogram, WorkerStats
 from streams.store import RECENT_EVENTS, LinkRequest, ProfileStore
 
 log = logging.getLogger(__name__)

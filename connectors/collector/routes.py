@@ -25,11 +25,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
 from connectors import flat_xml, registry
-from connectors.base import Connector, now_micros
+from connectors.base import Connector
 from connectors.collector import openapi_schemas as docs
 from connectors.collector.body import BATCH_LIMIT, BATCH_MAX_EVENTS, EVENT_LIMIT, parse_json, read_body
 from connectors.collector.delivery import AckingProducer, Item, Outcome
 from connectors.collector.errors import BadRequest
+from panorama.clock import now_us
 from panorama.privacy.errors import PrivacyError
 from connectors.collector.rate_limit import TokenBuckets, retry_after_header
 from connectors.collector.segment import SEGMENT_TYPES, SegmentConnector
@@ -125,7 +126,7 @@ class Collector:
         self.throttle(grant, 1)
         message = message | {"type": kind}
         try:
-            [record] = self.connector(grant, SegmentConnector).to_events(message, now_micros())
+            [record] = self.connector(grant, SegmentConnector).to_events(message, now_us())
             validate(record)
         except ContractError as e:
             raise BadRequest(e.code, e.field, e.problem) from None
@@ -146,7 +147,7 @@ class Collector:
         sent_at = document.get("sentAt")  # SDKs stamp the batch, not each message
         check_sizes = len(body) > EVENT_LIMIT  # no item of a smaller body can be over the limit
         connector = self.connector(grant, SegmentConnector)
-        received_at = now_micros()
+        received_at = now_us()
         items = []
         for index, message in enumerate(messages):
             try:
@@ -179,7 +180,7 @@ class Collector:
         except ContractError as e:
             raise BadRequest(e.code, e.field, e.problem) from None
         self.throttle(grant, max(1, len(units)))
-        received_at = now_micros()
+        received_at = now_us()
         items: list[Item] = []
         for index, unit in enumerate(units):
             try:

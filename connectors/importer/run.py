@@ -17,10 +17,10 @@ from itertools import islice
 from pathlib import Path
 
 from connectors import registry
-from connectors.base import now_micros
 from connectors.importer.mapping import load_mapping
 from connectors.importer.readers import file_format, read_rows
 from connectors.privacy_keys import prefetch_keys
+from panorama.clock import now_us
 from panorama.errors import ConnectorError, ContractError
 from panorama.settings import Settings
 from producers import InteractionProducer
@@ -63,7 +63,7 @@ def import_file(settings: Settings, path: Path, connector_name: str, mapping_fil
     connector = connector_cls(mapping.settings)
     rename = mapping.renamer()
     report = ImportReport(path, rejects_file=rejects_path(path))
-    received_at = now_micros()
+    received_at = now_us()
     with (_fewer_collections(), InteractionProducer(settings) as producer,
           report.rejects_file.open("w", newline="", encoding="utf-8") as out):
         rejects = csv.writer(out)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from confluent_kafka import Consumer, TopicPartition
 from redis import Redis
 
+from panorama.clock import now_us
 from panorama.kafka_config import client_config
 from panorama.privacy.keystore import KeyStore
 from panorama.privacy.redis_state import compact, erase_customer
@@ -45,10 +46,6 @@ class ForgetReport:
     redis_keys_deleted: int = 0
     rewritten: list[str] = field(default_factory=list)
     consumers_caught_up: bool = True
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def forget(settings: Settings, identity: str, actor: str, reason: str | None,

@@ -13,12 +13,12 @@ from typing import Any
 
 from redis import Redis
 
+from panorama.clock import now_us
 from panorama.errors import ProfileNotFound
 from panorama.settings import Settings
 from streams.identity.nodes import NodeNamer
 from streams.profiles.fold import Partial, merge
 from streams.profiles.view import profile_view
-from streams.stats import now_us
 from streams.store import RECENT_EVENTS, ProfileStore
 
 

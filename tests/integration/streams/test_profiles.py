@@ -14,13 +14,13 @@ import orjson
 import pytest
 from redis import Redis
 
+from panorama.clock import now_us
 from panorama.errors import FencedError
 from panorama.settings import Settings
 from producers import InteractionProducer
 from streams.metrics import WorkerCollector
 from streams.profiles import ProfileReader
 from streams.store import ProfileStore
-from streams.stats import now_us
 from tests.integration.kafka_reader import read_topic
 from tests.integration.streams.population import (
     assert_profiles_match, interleaved, population, wait_for_assignment, wait_until_caught_up,
