@@ -20,6 +20,17 @@ from schemas.contract import pii_fields
 MASK = "***"
 
 
+def watermarks(settings: Settings, topic: str) -> dict[int, tuple[int, int]]:
+    """(low, high) watermark of each partition of ``topic`` now: the first offset still
+    held and the offset after the last message."""
+    probe = Consumer(client_config(settings) | {"group.id": f"cdp-watermarks-{uuid.uuid4()}", "enable.auto.commit": False})
+    try:
+        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
+    finally:
+        probe.close()
+
+
 def read_log(settings: Settings, topic: str, start: Callable[[int, int], int]) -> Iterator[Message]:
     """Every message of ``topic`` from ``start(low, high)`` of each partition up to its high
     watermark at call time, partition by partition in offset order."""

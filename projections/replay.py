@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
-
-from panorama.kafka_config import client_config
+from panorama.log_reader import watermarks
 from panorama.settings import Settings
 from projections.backend import Backend
 from projections.migrations import apply_migrations, drop_everything
@@ -22,17 +20,7 @@ from projections.sink import EventsSink, SinkStats
 
 def log_size(settings: Settings) -> int:
     """How many messages the interaction log holds now (sum of high - low watermarks)."""
-    topic = settings.topics.interactions
-    consumer = Consumer(client_config(settings) | {"group.id": "panorama-log-size"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        total = 0
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high - low
-        return total
-    finally:
-        consumer.close()
+    return sum(high - low for low, high in watermarks(settings, settings.topics.interactions).values())
 
 
 def replay(settings: Settings, backend: Backend, on_progress: Callable[[int], None] | None = None,

@@ -17,10 +17,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
 from redis import Redis
 
-from panorama.kafka_config import client_config
+from panorama.log_reader import watermarks
 from panorama.settings import Settings
 from streams.store import Keys, ProfileStore
 from streams.worker import ProfileWorker
@@ -45,14 +44,7 @@ def drop_profile_state(redis: Redis, keys: Keys) -> int:
 
 def log_ends(settings: Settings) -> dict[int, int]:
     """The offset after the last message of each interactions partition, now."""
-    topic = settings.topics.interactions
-    probe = Consumer(client_config(settings) | {"group.id": f"{settings.topic_prefix}.rebuild-probe",
-                      "enable.auto.commit": False})
-    try:
-        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-    finally:
-        probe.close()
+    return {p: high for p, (_low, high) in watermarks(settings, settings.topics.interactions).items()}
 
 
 def rebuild_profiles(settings: Settings, progress: Progress | None = None) -> int:

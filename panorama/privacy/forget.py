@@ -27,6 +27,7 @@ from redis import Redis
 
 from panorama.clock import now_us
 from panorama.kafka_config import client_config
+from panorama.log_reader import watermarks
 from panorama.privacy.keystore import KeyStore
 from panorama.privacy.redis_state import compact, erase_customer
 from panorama.security.audit import AuditLog
@@ -84,13 +85,7 @@ def wait_for_consumers(settings: Settings, timeout: float) -> bool:
     """Block until every consumer group of the platform that has committed anything has
     committed the log's current end; False if one is still behind after ``timeout``."""
     topic = settings.topics.interactions
-    probe = Consumer(client_config(settings) | {"group.id": f"{settings.topic_prefix}.privacy-probe",
-                                                "enable.auto.commit": False})
-    try:
-        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-    finally:
-        probe.close()
+    ends = {p: high for p, (_low, high) in watermarks(settings, topic).items()}
     deadline = time.monotonic() + timeout
     for suffix in CONSUMER_GROUPS:
         group = Consumer(client_config(settings) | {"group.id": settings.topic_prefix + suffix,
