@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import orjson
 import redis
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -120,8 +121,6 @@ class Authenticator:
 
 async def read_json(request: Request, limit: int) -> Any:
     """A JSON request body of at most ``limit`` bytes (413 past it, read no further)."""
-    import orjson
-
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiProblem(413, "body_too_large", f"request body exceeds {limit:,} bytes", field="<body>")
