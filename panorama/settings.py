@@ -30,6 +30,8 @@ class Topics:
         self.signals = f"{prefix}.signals"  # lifecycle / churn-risk changes, keyed by customer id
         self.identity = f"{prefix}.identity"  # merges and unmerges of customers
         self.audit = f"{prefix}.audit"
+        self.profiles = f"{prefix}.profiles"  # pseudonymous profile changes (streams/segments), keyed by customer id
+        self.segments = f"{prefix}.segments"  # segment enter/leave records, keyed by customer id
 
 
 class Settings(BaseSettings):
@@ -83,6 +85,7 @@ class Settings(BaseSettings):
         description="base64 of 32 bytes: wraps the per-customer data keys of personal fields; set it in production",
     )
     privacy_refresh_s: float = Field(1.0, gt=0, description="how often running processes see a forget or a consent grant")
+    privacy_redis_timeout_s: float = Field(2.0, gt=0, description="socket timeout of the key store's Redis calls (sealing, opening)")
 
     @field_validator("kafka_bootstrap", "redis_url", "clickhouse_url", mode="before")
     @classmethod

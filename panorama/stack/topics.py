@@ -49,7 +49,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # retained forever like the log they are derived from (automation reads them; replays can too).
         *(TopicSpec(name, settings.interactions_partitions, rf,
                     {"cleanup.policy": "delete", "retention.ms": "-1", "min.insync.replicas": min_isr})
-          for name in (settings.topics.signals, settings.topics.identity)),
+          for name in (settings.topics.signals, settings.topics.identity, settings.topics.profiles,
+                       settings.topics.segments)),
     ]
 
 
