@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from panorama.errors import ProducerError
+from panorama.privacy.errors import KeyStoreUnavailable
 from producers import InteractionProducer
 
 # A record names up to four subjects (routing, email, phone, user id); the key store
@@ -23,11 +23,12 @@ PREFETCH_RECORDS = 500
 
 def prefetch_keys(producer: InteractionProducer, records: Sequence[dict[str, Any]]) -> None:
     """Make the keys of ``records``' customers cached in ``producer`` (no-op without
-    privacy); ProducerError when the key store cannot be reached (nothing was sent)."""
+    privacy); KeyStoreUnavailable, a ProducerError, when the key store cannot be reached
+    (nothing was sent)."""
     if producer.privacy is None:
         return
     try:
         for start in range(0, len(records), PREFETCH_RECORDS):
             producer.privacy.prefetch(records[start:start + PREFETCH_RECORDS], producer.keys.for_identities)
     except redis.RedisError as e:
-        raise ProducerError(f"the privacy key store is unavailable: {e}") from e
+        raise KeyStoreUnavailable(f"the privacy key store is unavailable: {e}") from e

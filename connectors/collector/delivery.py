@@ -6,6 +6,12 @@ outstanding), not from a thread: delivery callbacks run one per message, and a p
 must win the GIL back from the busy event loop for each of them (up to the 5 ms switch
 interval every time), which measured 5-10x slower under load. Each request waits on one
 future that the last of its delivery reports resolves.
+
+Encoding, on the other hand, runs in a worker thread: sealing personal fields may call
+the key store (Redis: a customer's first data key, the forgotten list, the refresh after
+a forget), and a blocking call on the loop would stall every request. The key store is
+not thread-safe, so one request at a time seals (``_sealing``); sends stay on the loop,
+because the producer polls, and so runs delivery callbacks, from inside ``produce``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from confluent_kafka import KafkaError, Message
 
 from connectors.privacy_keys import prefetch_keys
@@ -69,6 +76,7 @@ class AckingProducer:
         self._ack_timeout = ack_timeout
         self._outstanding = 0
         self._work = asyncio.Event()
+        self._sealing = asyncio.Lock()  # one request at a time uses the key store (in a worker thread)
         self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name="collector-delivery-poll")
 
     async def _pump(self) -> None:
@@ -90,23 +98,18 @@ class AckingProducer:
             return outcome
         pending = _Pending(asyncio.get_running_loop().create_future(), outcome, len(items))
         producer = self._producer
-        prefetch_keys(producer, [item.record for item in items if item.record is not None])
         self._outstanding += 1
         self._work.set()
         try:
-            for item in items:
-                error = item.error
-                if error is None:
-                    try:
-                        value, key = producer.encode(item.record)
-                    except ContractError as e:
-                        error = e
-                    else:
-                        producer.send_encoded(value, key, pending.on_delivery)
+            async with self._sealing:  # held until sent: dead-lettering seals too, on the loop
+                encoded = await anyio.to_thread.run_sync(self._encode, items)
+                for item, result in zip(items, encoded):
+                    if isinstance(result, tuple):
+                        producer.send_encoded(*result, pending.on_delivery)
                         outcome.accepted += 1
-                        continue
-                producer.dead_letter(item.raw, error, source, pending.on_delivery)
-                outcome.dead_lettered.append((item.index, error))
+                    else:
+                        producer.dead_letter(item.raw, result, source, pending.on_delivery)
+                        outcome.dead_lettered.append((item.index, result))
             await asyncio.wait_for(asyncio.shield(pending.future), self._ack_timeout)
         except TimeoutError:
             raise ProducerError(f"Kafka did not acknowledge within {self._ack_timeout}s") from None
@@ -115,6 +118,23 @@ class AckingProducer:
         if outcome.failures:
             raise ProducerError(f"{len(outcome.failures)} events failed delivery; first: {outcome.failures[0]}")
         return outcome
+
+    def _encode(self, items: list[Item]) -> list[tuple[bytes, bytes] | ContractError]:
+        """(value, key) of each item, or why it goes to the DLQ. Runs in a worker thread:
+        the key store's Redis calls block (up to ``CDP_PRIVACY_REDIS_TIMEOUT_S`` each);
+        their failures (PrivacyError, RedisError, ProducerError) propagate to the caller."""
+        producer = self._producer
+        prefetch_keys(producer, [item.record for item in items if item.record is not None])
+        results: list[tuple[bytes, bytes] | ContractError] = []
+        for item in items:
+            if item.error is not None:
+                results.append(item.error)
+                continue
+            try:
+                results.append(producer.encode(item.record))
+            except ContractError as e:
+                results.append(e)
+        return results
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop polling and flush (on the loop's thread: callbacks must not run elsewhere)."""

@@ -108,12 +108,12 @@ class Collector:
     async def deliver(self, items: list[Item], source: str) -> Outcome:
         try:
             return await self.producer.deliver(items, source)
-        except ProducerError as e:
-            raise BadRequest("kafka_unavailable", "<kafka>", f"events not acknowledged, retry: {e}", status=503,
-                             headers={"Retry-After": KAFKA_RETRY_AFTER}) from None
         except (PrivacyError, redis.RedisError) as e:  # sealing needs the key store, also after the prefetch
             raise BadRequest("key_store_unavailable", "<redis>", f"personal fields cannot be sealed, retry: {e}",
                              status=503, headers={"Retry-After": KAFKA_RETRY_AFTER}) from None
+        except ProducerError as e:
+            raise BadRequest("kafka_unavailable", "<kafka>", f"events not acknowledged, retry: {e}", status=503,
+                             headers={"Retry-After": KAFKA_RETRY_AFTER}) from None
 
     # -- the routes' work -------------------------------------------------------------
 

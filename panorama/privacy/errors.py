@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from panorama.errors import ContractError, PanoramaError
+from panorama.errors import ContractError, PanoramaError, ProducerError
 
 
 class PrivacyError(PanoramaError):
     """A personal-data operation (key store, encryption, forget, export) could not be done."""
+
+
+class KeyStoreUnavailable(PrivacyError, ProducerError):
+    """The key store did not answer before events were sealed: nothing was sent. Both a
+    privacy error (the collector answers ``key_store_unavailable``) and a producer error
+    (callers that only know producers retry it like any failed send)."""
 
 
 class CiphertextError(ContractError):

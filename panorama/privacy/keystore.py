@@ -91,8 +91,9 @@ class KeyStore:
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis | None = None) -> KeyStore:
-        return cls(redis or Redis.from_url(settings.redis_address), settings.topic_prefix, master_aead(settings),
-                   settings.privacy_refresh_s)
+        redis = redis or Redis.from_url(settings.redis_address, socket_timeout=settings.privacy_redis_timeout_s,
+                                        socket_connect_timeout=settings.privacy_redis_timeout_s)
+        return cls(redis, settings.topic_prefix, master_aead(settings), settings.privacy_refresh_s)
 
     # -- Redis keys ----------------------------------------------------------------------
 
