@@ -27,6 +27,17 @@ What remains after ``forget`` and why it no longer identifies the person:
   aggregates of the touched days rebuilt without the customer); the mutation's own text
   (``mutation_N.txt``, ``system.mutations``) lists the customer's keyed hashes.
 
+Which events a forget erases — one rule for every reader (the profile worker, the
+analytics sink, replays, export: :func:`panorama.privacy.hooks.erased_by_forget`): those
+of a forgotten subject that the platform *received* (``received_at``) up to the time of
+the forget. ``received_at`` and not the Kafka timestamp, because the forget erases what the
+platform held when the person asked, and an event accepted before that (the collector
+answered 2xx) but delayed on its way into Kafka (a retried delivery, a paused import) was
+already held; the Kafka timestamp says when a producer got around to sending it, which
+no one asked about. ``received_at`` is stamped by the platform's own connectors, never
+taken from the client. The analytics sink, which does not decode in Python, decodes only
+the messages keyed by a forgotten subject (rare) to read it.
+
 Not erased by a forget: identifiers the contract does not tag ``"pii"`` (``user_id``,
 ``anonymous_id``, ``device_id``, ``external_ids``, free-form ``properties``) stay in clear
 in the log's events. Tagging them in the ``.avsc`` is enough for this package to seal

@@ -17,13 +17,14 @@ from typing import Any
 
 import orjson
 
-from panorama.errors import ContractError
+from panorama.errors import ContractError, UnknownSchemaError
 from panorama.privacy.crypto import seal
 from panorama.privacy.errors import SuppressedIdentity
 from panorama.privacy.fields import RecordOpener, memo_sealer
 from panorama.privacy.keystore import KeyStore
 from panorama.settings import Settings
 from producers.keys import RoutingKeys
+from schemas.codec import InteractionCodec
 from streams.identity.nodes import NodeNamer
 
 CACHE_SIZE = 200_000  # identity combinations remembered per process
@@ -33,6 +34,14 @@ DLQ_PATH = "<dlq>"  # the field path a sealed DLQ payload is bound to
 def identity_subjects(namer: NodeNamer, identities: Mapping[str, Any]) -> list[str]:
     """The subject (keyed hash) of every identity an event carries."""
     return [node.rsplit(":", 1)[1] for node, _label in namer.nodes(identities)]
+
+
+def erased_by_forget(record: Mapping[str, Any], forgotten_at: int) -> bool:
+    """Whether a forget at ``forgotten_at`` (µs) erased this event of the forgotten subject:
+    it did if the platform received the event up to that moment (``received_at``). The one
+    rule of every reader; why ``received_at`` and not the Kafka timestamp is explained in
+    :mod:`panorama.privacy`."""
+    return record["received_at"] <= forgotten_at
 
 
 def is_consent_grant(record: Mapping[str, Any]) -> bool:
@@ -148,19 +157,31 @@ class Opener:
 
     def __init__(self, settings: Settings, keystore: KeyStore | None = None):
         self.keystore = keystore or KeyStore.from_settings(settings)
+        self.codec = InteractionCodec()
         self._generation = self.keystore.generation
         self._memo: dict[tuple[str, str], str] = {}  # (path, sealed) -> plaintext, see open_record
 
     def not_erased(self, messages: list[Any]) -> list[Any]:
-        """The Kafka messages of a batch minus those a forget erased (key a forgotten subject,
-        Kafka timestamp not after the forget), without decoding them: for consumers that
-        never decode in Python, such as the analytics sink, so a replay brings no
-        forgotten customer back. One Redis round trip per batch at most."""
+        """The Kafka messages of a batch minus those a forget erased, for consumers that
+        never decode in Python, such as the analytics sink, so a replay brings no forgotten
+        customer back. Same rule as :meth:`open_batch` (see :func:`erased_by_forget`); only
+        messages keyed by a forgotten subject are decoded, to read their ``received_at``
+        (a corrupt one is dropped: it cannot be told apart from the erased; an unknown
+        schema raises, as the sink stops on it).
+        One Redis round trip per batch at most."""
         keystore = self.keystore
         keystore.refresh()
         forgotten = keystore.forgotten_at({m.key().decode() for m in messages if m.key()})
         return [m for m in messages
-                if not m.key() or (at := forgotten.get(m.key().decode())) is None or m.timestamp()[1] * 1000 > at]
+                if not m.key() or (at := forgotten.get(m.key().decode())) is None or not self._erased(m.value(), at)]
+
+    def _erased(self, value: bytes, forgotten_at: int) -> bool:
+        try:
+            return erased_by_forget(self.codec.decode(value), forgotten_at)
+        except UnknownSchemaError:
+            raise  # a newer writer: the consumer must stop, not guess
+        except ContractError:
+            return True
 
     def open_batch(self, items: list[tuple[dict, bytes | None]]) -> Opened:
         """Open the personal fields of decoded ``(record, message key)`` pairs."""
@@ -177,7 +198,7 @@ class Opener:
         open_one = RecordOpener(keystore.existing_key, self._memo)
         for index, (record, key) in enumerate(items):
             at = erased_before.get(key.decode()) if erased_before and key else None
-            if at is not None and record["received_at"] <= at:
+            if at is not None and erased_by_forget(record, at):
                 opened.erased += 1
                 continue
             try:
