@@ -61,4 +61,5 @@ def test_signals_match_the_rules_on_ground_truth_and_timers_fire_without_events(
     assert worker.stats.signals == len(records) and len(records) > len(first)
     merges = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.identity)]
     assert len(merges) == worker.stats.merges > 0 and len({m["id"] for m in merges}) == len(merges)
-    assert worker.stats.published == len(records) + len(merges)
+    profiles = read_topic(settings, settings.topics.profiles)  # the same sweep's profile records (streams/segments)
+    assert worker.stats.published == len(records) + len(merges) + len(profiles)
