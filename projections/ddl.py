@@ -190,3 +190,74 @@ def audit_log() -> str:
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(at)
 ORDER BY (at, audit_id)"""
+
+
+def customer_signals() -> str:
+    """Every lifecycle / churn-risk signal a customer was given (``<prefix>.signals``), one
+    row per ``seq``: a redelivered record has the same sorting key and folds away."""
+    return """CREATE TABLE IF NOT EXISTS customer_signals
+(
+    customer_id String,
+    seq UInt64,
+    stage LowCardinality(String),
+    previous_stage LowCardinality(String) COMMENT 'empty for the first signal',
+    churn_risk UInt8 COMMENT 'score 0..100',
+    churn_level LowCardinality(String),
+    reasons String COMMENT 'JSON array of {code, points, detail}',
+    recorded_at DateTime64(6, 'UTC')
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (customer_id, seq)"""
+
+
+def profile_times_nullable() -> str:
+    """A profile record's first/last-seen are null before the customer's first event."""
+    return """ALTER TABLE profile_versions
+    MODIFY COLUMN first_seen_at Nullable(DateTime64(6, 'UTC')),
+    MODIFY COLUMN last_seen_at Nullable(DateTime64(6, 'UTC'))
+SETTINGS mutations_sync = 2"""
+
+
+def replaced(view: str) -> str:
+    """``view``'s statement as ``CREATE OR REPLACE``: a view keeps the column types its
+    tables had when it was created, so one over an altered table is created again."""
+    return view.replace("CREATE VIEW IF NOT EXISTS ", "CREATE OR REPLACE VIEW ", 1)
+
+
+def merged_away() -> str:
+    """Customer ids that are no longer customers: their own node now links elsewhere."""
+    return "SELECT concat(kind, ':', identity_hash) FROM identities WHERE customer_id != concat(kind, ':', identity_hash)"
+
+
+def customer_lifecycle_view() -> str:
+    """Each current customer's latest signal; customers merged into another are left out."""
+    return f"""CREATE VIEW IF NOT EXISTS customer_lifecycle AS
+SELECT
+    customer_id,
+    argMax(stage, seq) AS lifecycle_stage,
+    argMax(churn_risk, seq) AS churn_risk,
+    argMax(churn_level, seq) AS churn_level,
+    max(recorded_at) AS changed_at
+FROM customer_signals
+WHERE customer_id NOT IN ({merged_away()})
+GROUP BY customer_id"""
+
+
+def lifecycle_distribution_from_signals() -> str:
+    """Replaces migration 5's view (which counted profile records) with one over the signals,
+    which every customer gets from its first evaluation on."""
+    return replaced("""CREATE VIEW IF NOT EXISTS lifecycle_distribution AS
+SELECT lifecycle_stage, count() AS customers, customers / sum(customers) OVER () AS share
+FROM customer_lifecycle
+GROUP BY lifecycle_stage""")
+
+
+def customer_events_view() -> str:
+    """Every event in customer-id space: ``customer_key`` is the hash part of the routing
+    identity's node, so an anonymous event follows its identity into whichever customer it
+    is stitched to now — retroactively. An identity no record has named yet (no merge,
+    signal or profile record sunk) keeps its bare ``customer_key`` as ``customer_id``."""
+    return """CREATE VIEW IF NOT EXISTS customer_events AS
+SELECT if(l.customer_id = '', e.customer_key, l.customer_id) AS customer_id, e.*
+FROM events AS e
+LEFT JOIN (SELECT identity_hash, customer_id FROM identities) AS l ON l.identity_hash = e.customer_key"""

@@ -26,8 +26,9 @@ def _in_list(values: Sequence[str]) -> str:
 
 def erase_customer(backend: Backend, customer_keys: Sequence[str], customer_id: str | None = None) -> int:
     """Remove every ``event_log`` row of ``customer_keys`` (routing hashes, the Kafka message
-    keys) and every row of ``customer_id`` in the customer tables; rebuild the daily
-    aggregates they were part of. Returns the number of event rows removed. Idempotent."""
+    keys) and every row of ``customer_id`` in the customer tables (profiles, segment
+    membership, signals, and the identity links to it or of its identities); rebuild the
+    daily aggregates they were part of. Returns the number of event rows removed. Idempotent."""
     if not customer_keys:
         return 0
     keys = _in_list(customer_keys)
@@ -37,7 +38,7 @@ def erase_customer(backend: Backend, customer_keys: Sequence[str], customer_id: 
     backend.command(f"ALTER TABLE event_log DELETE WHERE customer_key IN ({keys}) {_SYNC}")
     if customer_id is not None:
         ids = _in_list([customer_id])
-        for table in ("profile_versions", "segment_membership"):
+        for table in ("profile_versions", "segment_membership", "customer_signals"):
             backend.command(f"ALTER TABLE {table} DELETE WHERE customer_id IN ({ids}) {_SYNC}")
         backend.command(f"ALTER TABLE identity_links DELETE WHERE customer_id IN ({ids}) "
                         f"OR identity_hash IN ({keys}) {_SYNC}")
@@ -46,7 +47,8 @@ def erase_customer(backend: Backend, customer_keys: Sequence[str], customer_id: 
         backend.command(f"ALTER TABLE daily_channel_stats DELETE WHERE day IN ({day_list}) {_SYNC}")
         aggregate = ddl.daily_channel_stats_mv().split(" AS\n", 1)[1]
         backend.command(f"INSERT INTO daily_channel_stats SELECT * FROM ({aggregate}) WHERE day IN ({day_list})")
-    tables = ("event_log", "daily_channel_stats", "profile_versions", "identity_links", "segment_membership")
+    tables = ("event_log", "daily_channel_stats", "profile_versions", "identity_links", "segment_membership",
+              "customer_signals")
     for table in tables:
         backend.command(f"OPTIMIZE TABLE {table} FINAL")
     drop_outdated_parts(backend, tables)

@@ -1,8 +1,9 @@
 """Numbered, append-only schema migrations, recorded in ``schema_migrations``.
 
 Add a migration by appending to ``MIGRATIONS``; never edit or reorder an applied one.
-Every statement is ``CREATE ... IF NOT EXISTS``, so a migration interrupted half-way
-is simply applied again.
+Every statement can run twice — ``CREATE ... IF NOT EXISTS``, ``CREATE OR REPLACE VIEW``
+(a later migration redefining a view) or an ``ALTER TABLE`` that sets a column's type —
+so a migration interrupted half-way is simply applied again.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         analytics.lifecycle_distribution(), analytics.revenue_by_segment(),
     )),
     Migration(6, "audit log", (ddl.audit_log(),)),
+    Migration(7, "customer signals, identity-resolved events, lifecycle from signals", (
+        ddl.customer_signals(), ddl.profile_times_nullable(), ddl.replaced(ddl.profiles_view()),
+        ddl.customer_lifecycle_view(),
+        ddl.lifecycle_distribution_from_signals(), ddl.customer_events_view(),
+    )),
 )
 
-_CREATED = re.compile(r"CREATE (TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
+_CREATED = re.compile(r"CREATE (?:OR REPLACE )?(TABLE|VIEW|MATERIALIZED VIEW) (?:IF NOT EXISTS )?(\w+)")
+_ALTERED = re.compile(r"ALTER TABLE (\w+)")
 
 
 def applied_versions(backend: Backend) -> set[int]:
@@ -64,9 +71,20 @@ def apply_migrations(backend: Backend) -> list[int]:
     return applied
 
 
+def statement_target(statement: str) -> tuple[str, str]:
+    """(kind, name) of the object a migration statement creates, replaces or alters."""
+    if m := _CREATED.match(statement):
+        return m[1], m[2]
+    if m := _ALTERED.match(statement):
+        return "TABLE", m[1]
+    raise ValueError(f"not a CREATE or ALTER TABLE statement: {statement[:60]!r}")
+
+
 def created_objects() -> list[tuple[str, str]]:
-    """(kind, name) of every table and view the migrations create, in creation order."""
-    return [m.groups() for migration in MIGRATIONS for m in map(_CREATED.match, migration.statements) if m]
+    """(kind, name) of every table and view the migrations create, in creation order (a
+    view a later migration replaces, or a table it alters, is listed once)."""
+    found = dict.fromkeys(statement_target(s) for migration in MIGRATIONS for s in migration.statements)
+    return list(found)
 
 
 def drop_everything(backend: Backend) -> None:

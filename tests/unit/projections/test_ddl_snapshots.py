@@ -13,12 +13,23 @@ from pathlib import Path
 import pytest
 
 from projections.ddl import schema_migrations
-from projections.migrations import MIGRATIONS, created_objects
+from projections.migrations import MIGRATIONS, statement_target
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-STATEMENTS = {name: statement for (_, name), statement in
-              zip(created_objects(), (s for m in MIGRATIONS for s in m.statements))}
-STATEMENTS["schema_migrations"] = schema_migrations()
+
+
+def _statements() -> dict[str, str]:
+    """Snapshot name -> statement: the object's name for the statement that creates it,
+    ``<name>.v<migration>`` for a later one that replaces or alters it."""
+    found = {"schema_migrations": schema_migrations()}
+    for migration in MIGRATIONS:
+        for statement in migration.statements:
+            _, name = statement_target(statement)
+            found[f"{name}.v{migration.version}" if name in found else name] = statement
+    return found
+
+
+STATEMENTS = _statements()
 
 
 @pytest.mark.parametrize("name", sorted(STATEMENTS))
