@@ -84,7 +84,8 @@ _PAYLOADS: dict[str, tuple[dict[str, Any] | None, str | None]] = {
                                        stage="closed", previous_stage="negotiation",
                                        amount=_money(1_200_000, "JPY"), outcome="won"), None),
     "consent_changed": ({"purpose": "marketing", "channel": "email", "granted": True,
-                         "method": "double_opt_in", "policy_version": "2024-05"}, None),
+                         "method": "double_opt_in", "policy_version": "2024-05",
+                         "recipient": None, "destination_region": None}, None),
 }
 
 

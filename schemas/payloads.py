@@ -155,3 +155,5 @@ class ConsentChange(Frozen):
     granted: bool
     method: str | None = None
     policy_version: str | None = None
+    recipient: str | None = None
+    destination_region: str | None = None

@@ -99,8 +99,9 @@ def _check_properties(properties: Any) -> None:
 
 def _check_consent(consent: Mapping[str, Any]) -> None:
     for key in consent:
-        if key.partition(":")[0] not in _CONSENT_PURPOSES:
-            raise ContractError(f"consent.{key}", f"key must be a purpose ({', '.join(sorted(_CONSENT_PURPOSES))}) optionally followed by :channel", "invalid_consent")
+        if key.partition("@")[0].partition(":")[0] not in _CONSENT_PURPOSES:
+            raise ContractError(f"consent.{key}", f"key must be a purpose ({', '.join(sorted(_CONSENT_PURPOSES))}) optionally "
+                                "followed by :channel and @recipient[/region]", "invalid_consent")
 
 
 def _check_payload(field: str, payload: Mapping[str, Any]) -> None:

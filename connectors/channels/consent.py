@@ -6,8 +6,10 @@ Panorama's own JSON shape::
      "policy_version": "2024-05", "occurred_at": "2024-06-10T08:00:00Z"}
 
 ``purpose`` is one of the contract's purposes (marketing, analytics, profiling,
-third_party_sharing, cross_border_transfer); the event also carries the resulting
-``consent`` map entry (``purpose:channel`` → granted).
+third_party_sharing, cross_border_transfer); the last two may name a ``recipient`` (who
+receives the data) and, abroad, a ``destination_region`` (ISO 3166-1 alpha-2), as PIPL's
+separate consent asks. The event also carries the resulting ``consent`` map entry
+(``purpose[:channel][@recipient[/region]]`` → granted, see ``panorama.privacy.consent``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from connectors import records
 from connectors.base import Connector
 from panorama.errors import ContractError
+from panorama.privacy.consent import check_recipient, entry_name
 from schemas.contract import consent_purposes
 
 
@@ -34,6 +37,12 @@ class ConsentConnector(Connector):
         if not isinstance(raw.get("granted"), bool):
             raise ContractError("granted", "must be true or false", "invalid_consent")
         channel = records.text(raw.get("channel"))
+        recipient, region = records.text(raw.get("recipient")), records.text(raw.get("destination_region"))
+        try:
+            check_recipient(purpose, recipient, region)
+        except ValueError as e:
+            field, _, problem = str(e).partition(": ")
+            raise ContractError(field, problem, "invalid_consent") from None
         identities = {"user_id": records.text(raw.get("user_id")), "email": records.email(raw.get("email"), "email"),
                       "phone": records.phone(raw.get("phone"), "phone")}
         return [records.interaction(
@@ -41,6 +50,7 @@ class ConsentConnector(Connector):
             occurred_at=records.timestamp(raw.get("occurred_at"), "occurred_at"),
             received_at=received_at, connector=self.name, channel=self.channel, identities=identities,
             payload={"purpose": purpose, "channel": channel, "granted": raw["granted"],
-                     "method": records.text(raw.get("method")), "policy_version": records.text(raw.get("policy_version"))},
-            consent={f"{purpose}:{channel}" if channel else purpose: raw["granted"]},
+                     "method": records.text(raw.get("method")), "policy_version": records.text(raw.get("policy_version")),
+                     "recipient": recipient, "destination_region": region},
+            consent={entry_name(purpose, channel, recipient, region): raw["granted"]},
         )]

@@ -65,8 +65,11 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         identity: Annotated[str, typer.Argument(help="any identity of the customer")],
         purpose: Annotated[str, typer.Argument(help="marketing, analytics, profiling, third_party_sharing, cross_border_transfer")],
         channel: Annotated[str | None, typer.Option(help="e.g. email, sms, web")] = None,
+        recipient: Annotated[str | None, typer.Option(help="who receives the data (third_party_sharing, cross_border_transfer)")] = None,
+        region: Annotated[str | None, typer.Option(help="where it goes, ISO 3166-1 alpha-2 (cross_border_transfer)")] = None,
     ) -> None:
-        """Exit 0 if the customer's consent allows PURPOSE (on CHANNEL), 1 otherwise."""
+        """Exit 0 if the customer's consent allows PURPOSE (on CHANNEL, for RECIPIENT in
+        REGION), 1 otherwise; 2 for a question that cannot be asked (the error names it)."""
         from redis import Redis
 
         from panorama.privacy.consent import consent_allows
@@ -74,6 +77,9 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
         current = settings()
         profile = ProfileReader(Redis.from_url(current.redis_address), current).read(identity)
-        allowed = consent_allows(profile, purpose, channel)
+        try:
+            allowed = consent_allows(profile, purpose, channel, recipient, region)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
         print("allowed" if allowed else "not allowed")
         raise typer.Exit(0 if allowed else 1)

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from panorama.privacy.consent import entry_name
+
 DEDUP_MEMORY = 256
 ORDER_TIMES = 24  # the newest order timestamps kept: a customer's purchase rhythm, bounded
 Key = tuple[int, str]  # (occurred_at, event_id): the total order of last-write-wins registers
@@ -165,7 +167,7 @@ def _loyalty(partial: Partial, event: Mapping[str, Any], at: int, event_id: str)
 
 def _consent_changed(partial: Partial, event: Mapping[str, Any], at: int, event_id: str) -> None:
     change = event["consent_change"]
-    name = f"{change['purpose']}:{change['channel']}" if change.get("channel") else change["purpose"]
+    name = entry_name(change["purpose"], change.get("channel"), change.get("recipient"), change.get("destination_region"))
     _set_register(partial.consent, name, (at, event_id, change["granted"]))
 
 
