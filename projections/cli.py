@@ -60,24 +60,35 @@ def sink(
     batch_seconds: Annotated[float, typer.Option(help="longest wait to fill a batch")] = 0.5,
     until_caught_up: Annotated[bool, typer.Option("--until-caught-up", help="exit once the log is fully sunk")] = False,
 ) -> None:
-    """Run the events sink in the foreground: interaction log -> ClickHouse `event_log`."""
+    """Run the sinks in the foreground: interaction log -> ClickHouse `event_log`, and the
+    identity, signal, profile and segment records -> the customer tables (on a thread)."""
+    from projections.record_sink import RecordSink, SerializedBackend, running_beside
     from projections.sink import EventsSink
     from projections.store import analytics_store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    with analytics_store(settings) as backend:
+    with analytics_store(settings) as store:
+        backend = SerializedBackend(store)
         events_sink = EventsSink(
             settings, backend, batch_size=batch_size, batch_seconds=batch_seconds,
             on_batch=lambda stats, n: logging.getLogger("projections.sink").info(
                 "committed %d events (total %d, positions %s)", n, stats.events, stats.positions),
         )
+        record_sink = RecordSink(
+            settings, backend, batch_size=batch_size, batch_seconds=batch_seconds,
+            on_batch=lambda stats, n: logging.getLogger("projections.record_sink").info(
+                "committed %d records (total %d)", n, stats.events),
+        )
         try:
-            stats = events_sink.run(lambda: bool(stopping), until_caught_up=until_caught_up)
+            with running_beside(record_sink, lambda: bool(stopping), until_caught_up) as should_stop:
+                stats = events_sink.run(should_stop, until_caught_up=until_caught_up)
         except KeyboardInterrupt:
             stats = events_sink.stats
-    console.print(f"sink stopped: {stats.events:,} events in {stats.batches:,} batches, {stats.retries} insert retries")
+    console.print(f"sink stopped: {stats.events:,} events in {stats.batches:,} batches, {stats.retries} insert retries; "
+                  f"{record_sink.stats.events:,} records in {record_sink.stats.batches:,} batches, "
+                  f"{record_sink.stats.retries} insert retries")
 
 
 def sql(

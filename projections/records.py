@@ -7,8 +7,8 @@ one ``pyarrow.Table`` per target table for a columnar insert:
 =====================  ==============================================================
 ``<prefix>.identity``  ``identity_links``: a merge points the winner and every moved
                        node at the winner; an unmerge points each side at its root.
-                       ``version`` = the record's ``recorded_at``, so the newest
-                       decision about an identity wins.
+                       The newest decision about an identity wins
+                       (:func:`decision_version`).
 ``<prefix>.signals``   ``customer_signals`` (history, one row per ``seq``), plus the
                        customer's own node linked to itself at ``version`` 0.
 ``<prefix>.profiles``  ``profile_versions``, plus the same self-link.
@@ -131,10 +131,23 @@ def identity(record: dict, rows: Rows) -> None:
         sides = list(zip(customers, members))
     else:
         raise RecordError(f"field 'action' must be 'merge' or 'unmerge', got {action!r}")
+    version = decision_version(version, sum(len(nodes) for _, nodes in sides))
     for customer_id, nodes in sides:
         _node(customer_id, "customer_id")
         for node in nodes:
             rows.add("identity_links", *_node(node, "moved" if action == "merge" else "sides"), customer_id, version, 0)
+
+
+SIZE_SLOTS = 4096  # recorded_at (µs) x 4096 fits UInt64 until the year 2112
+
+
+def decision_version(recorded_at: int, nodes: int) -> int:
+    """The ``identity_links`` version of a decision: its time, then the number of nodes it
+    placed. A worker stamps every decision of a batch with one ``recorded_at``, and the
+    records of one batch may reach the sink in any order (they are keyed by different
+    winners); within such a batch a chain of merges only grows components, and a merge
+    moves every node of its loser, so the later decision about a node is the larger one."""
+    return recorded_at * SIZE_SLOTS + min(nodes, SIZE_SLOTS - 1)
 
 
 def signal(record: dict, rows: Rows) -> None:

@@ -3,8 +3,10 @@
 Drops every table and view the migrations own, recreates them, and runs the events sink
 from the beginning of every partition until it reaches the end of each. The sink's
 consumer group ends where the rebuild stopped, so a ``cdp sink`` started afterwards
-continues from there. Because the sink is idempotent by event_id,
-the rebuilt tables equal the live ones.
+continues from there. The record topics (identity, signals, profiles, segments) are
+re-read the same way into the customer tables (``projections/record_sink.py``). Because
+both sinks are idempotent (by event_id, by record key and version), the rebuilt tables
+equal the live ones.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from panorama.log_reader import watermarks
 from panorama.settings import Settings
 from projections.backend import Backend
 from projections.migrations import apply_migrations, drop_everything
+from projections.record_sink import replay_records
 from projections.sink import EventsSink, SinkStats
 
 
@@ -30,4 +33,6 @@ def replay(settings: Settings, backend: Backend, on_progress: Callable[[int], No
     apply_migrations(backend)
     sink = EventsSink(settings, backend, batch_size=batch_size, from_beginning=True,
                       on_batch=(lambda _stats, n: on_progress(n)) if on_progress else None)
-    return sink.run(until_caught_up=True)
+    stats = sink.run(until_caught_up=True)
+    replay_records(settings, backend)
+    return stats

@@ -29,9 +29,9 @@ def test_a_merge_points_the_winner_and_every_moved_node_at_the_winner():
     found = rows_of(records.identity, {"action": "merge", "winner": "user_id:aa", "loser": "anonymous_id:cc",
                                        "moved": ["anonymous_id:cc", "external:shop:dd"], "recorded_at": 50})
     assert found == {"identity_links": [
-        {"kind": "user_id", "identity_hash": "aa", "customer_id": "user_id:aa", "version": 50, "deleted": 0},
-        {"kind": "anonymous_id", "identity_hash": "cc", "customer_id": "user_id:aa", "version": 50, "deleted": 0},
-        {"kind": "external:shop", "identity_hash": "dd", "customer_id": "user_id:aa", "version": 50, "deleted": 0},
+        {"kind": "user_id", "identity_hash": "aa", "customer_id": "user_id:aa", "version": 50 * 4096 + 3, "deleted": 0},
+        {"kind": "anonymous_id", "identity_hash": "cc", "customer_id": "user_id:aa", "version": 50 * 4096 + 3, "deleted": 0},
+        {"kind": "external:shop", "identity_hash": "dd", "customer_id": "user_id:aa", "version": 50 * 4096 + 3, "deleted": 0},
     ]}
 
 
@@ -39,7 +39,17 @@ def test_an_unmerge_points_each_side_at_its_own_root():
     found = rows_of(records.identity, {"action": "unmerge", "customers": ["user_id:aa", "email:bb"],
                                        "sides": [["user_id:aa", "device_id:ee"], ["email:bb"]], "recorded_at": 60})
     assert [(r["identity_hash"], r["customer_id"], r["version"]) for r in found["identity_links"]] == [
-        ("aa", "user_id:aa", 60), ("ee", "user_id:aa", 60), ("bb", "email:bb", 60)]
+        ("aa", "user_id:aa", 60 * 4096 + 3), ("ee", "user_id:aa", 60 * 4096 + 3), ("bb", "email:bb", 60 * 4096 + 3)]
+
+
+def test_of_two_merges_stamped_alike_the_later_of_a_chain_outranks_the_earlier():
+    first, second = Rows(), Rows()
+    records.identity({"action": "merge", "winner": "email:w1", "moved": ["anonymous_id:x"], "recorded_at": 7}, first)
+    records.identity({"action": "merge", "winner": "user_id:w2", "moved": ["email:w1", "anonymous_id:x"],
+                      "recorded_at": 7}, second)
+    version = {r["identity_hash"]: r["version"] for r in first.tables()["identity_links"].to_pylist()}
+    later = {r["identity_hash"]: r["version"] for r in second.tables()["identity_links"].to_pylist()}
+    assert later["x"] > version["x"] and later["w1"] > version["w1"]
 
 
 def test_a_signal_is_one_history_row_and_a_self_link_that_any_decision_outranks():
