@@ -161,8 +161,10 @@ def _register_domain_commands() -> None:
     from panorama.security.cli import register as register_security
     from projections.cli import register as register_projections
     from streams.cli import register as register_streams
+    from streams.segments.cli import register as register_segments
 
-    for register in (register_connectors, register_projections, register_streams, register_security, register_privacy):
+    for register in (register_connectors, register_projections, register_streams, register_segments, register_security,
+                     register_privacy):
         register(app, state.settings)
 
 

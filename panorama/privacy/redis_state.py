@@ -19,6 +19,7 @@ import orjson
 from redis import Redis
 
 from panorama.privacy.errors import PrivacyError
+from streams.segments.store import forget_memberships
 from streams.store import ProfileStore
 
 
@@ -38,6 +39,7 @@ def erase_customer(store: ProfileStore, customer_id: str, members: list[str]) ->
     for i in range(0, len(doomed_list), 500):
         deleted += store.redis.delete(*doomed_list[i:i + 500])
     _forget_operator_decisions(store, set(nodes))
+    forget_memberships(store.redis, keys.ns, nodes)
     return deleted
 
 

@@ -182,3 +182,11 @@ class SegmentStore:
                 batch = []
         if batch:
             yield batch
+
+
+def forget_memberships(redis: Redis, namespace: str, nodes: list[str]) -> None:
+    """Erasure: ``nodes`` (a forgotten customer's id and identities) leave every segment's
+    member set, with no record published (the analytics store erases its rows itself).
+    Their ``seg:state`` keys are named after them and go with the customer's other keys."""
+    for key in redis.scan_iter(match=SegmentKeys(namespace).members("*"), count=1000):
+        redis.srem(key, *nodes)
