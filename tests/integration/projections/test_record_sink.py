@@ -5,12 +5,16 @@ replay and erasure."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import orjson
 import pytest
 from confluent_kafka import Producer
 
+from panorama.clock import now_us
 from panorama.errors import StoreUnavailable
 from panorama.kafka_config import client_config
 from panorama.settings import Settings
@@ -25,6 +29,7 @@ from tests.integration.streams.population import (
     START_US, interleaved, population, wait_until_caught_up, wait_until_signals_settled, worker_thread,
 )
 from tests.integration.streams.test_profiles import produce
+from tests.integration.streams.test_unmerge import _page
 
 pytestmark = pytest.mark.integration
 
@@ -100,6 +105,33 @@ def test_worker_records_put_events_in_customer_space_and_lifecycle_matches_the_r
                           ("customer_events", "customer_id")):
         assert store.query(f"SELECT count() FROM {table} WHERE {column} = '{customer_id}'").scalar() == 0, table
     assert store.query("SELECT sum(customers) FROM lifecycle_distribution").scalar() == len(customers) - 1
+
+
+def test_an_unmerge_moves_the_visitors_events_back_out_of_the_customer(store_settings, store):
+    settings = store_settings
+    (customer,) = population(1, seed=41)
+    email = customer.identities()["email"][0]
+    visitor = [_page({"anonymous_id": "anon-visitor"}, START_US + i) for i in range(5)]
+    wrong = _page({"email": email, "anonymous_id": "anon-visitor"}, START_US + 10)  # a shared computer
+    produce(settings, customer.events + visitor + [wrong])
+    namer = NodeNamer(settings.routing_key_secret.get_secret_value().encode())
+    mine, theirs = namer.node("user_id", customer.user_id), namer.node("anonymous_id", "anon-visitor")
+    by_customer = "SELECT customer_id, count() FROM customer_events GROUP BY customer_id"
+    with worker_thread(settings, signal_debounce_s=0):
+        wait_until_caught_up(settings)
+        EventsSink(settings, store, batch_size=2000, batch_seconds=0.2).run(until_caught_up=True)
+        sink_records(settings, store)
+        assert dict(store.query(by_customer).rows) == {mine: len(customer.events) + 6}
+        env = os.environ | {"CDP_REDIS_URL": settings.redis_address, "CDP_TOPIC_PREFIX": settings.topic_prefix,
+                            "CDP_KAFKA_BOOTSTRAP": settings.kafka_address,
+                            "CDP_INTERACTIONS_PARTITIONS": str(settings.interactions_partitions)}
+        done = subprocess.run([sys.executable, "-m", "panorama.cli", "identity", "unmerge", email,
+                               "anonymous_id:anon-visitor"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        wait_until_signals_settled(settings, now_us())  # both sides are due now: their signals are published
+    sink_records(settings, store)
+    assert dict(store.query(by_customer).rows) == {mine: len(customer.events) + 1, theirs: 5}
+    assert sorted(store.query("SELECT customer_id FROM customer_lifecycle").rows) == sorted([(mine,), (theirs,)])
 
 
 def test_redelivered_records_collapse_and_views_equal_python(store_settings, store):
