@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     )
     privacy_refresh_s: float = Field(1.0, gt=0, description="how often running processes see a forget or a consent grant")
     privacy_redis_timeout_s: float = Field(2.0, gt=0, description="socket timeout of the key store's Redis calls (sealing, opening)")
+    retention_file: Path | None = Field(None, description="retention per event type (TOML or JSON): type or '*' -> days or \"keep\"; unset = keep all")
 
     @field_validator("kafka_bootstrap", "redis_url", "clickhouse_url", mode="before")
     @classmethod

@@ -60,6 +60,33 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
         print(json.dumps(run(settings(), identity, cli_actor(), reason), indent=2, default=str, ensure_ascii=False))
 
+    retention = typer.Typer(no_args_is_help=True, help="Retention per event type (CDP_RETENTION_FILE).")
+    privacy.add_typer(retention, name="retention")
+
+    @retention.command("show")
+    def retention_show() -> None:
+        """Print the policy, each type's cutoff and what applies to the Kafka log."""
+        from panorama.clock import now_us
+        from panorama.privacy.retention import load_policy, kafka_note, topic_retention_ms
+
+        current = settings()
+        policy = load_policy(current.retention_file)
+        named, default = policy.cutoffs(now_us())
+        print(json.dumps({"policy": policy.as_dict(), "cutoffs_us": {"*": default} | named,
+                          "kafka": kafka_note(policy, topic_retention_ms(current))}, indent=2))
+
+    @retention.command("apply")
+    def retention_apply() -> None:
+        """Delete expired events from ClickHouse (physically) and Redis; audited. Run it
+        daily (cron, a systemd timer) and after a replay."""
+        from panorama.privacy.retention import apply, load_policy, topic_retention_ms
+        from projections.store import analytics_store
+
+        current = settings()
+        report = apply(current, load_policy(current.retention_file), cli_actor(), analytics_store,
+                       topic_retention_ms(current))
+        print(json.dumps(report.__dict__, indent=2))
+
     @privacy.command()
     def consent(
         identity: Annotated[str, typer.Argument(help="any identity of the customer")],
