@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from bench import (api_bench, collector_bench, import_bench, privacy_bench, producer_bench, projections_bench,
-                   streams_bench)
+                   segments_bench, streams_bench)
 from bench.report import console, machine, peak_rss_mib, print_figures
 from panorama.stack.ephemeral import ephemeral_stack
 
@@ -23,6 +23,7 @@ def main() -> None:
         print_figures("collector", collector_bench.run(settings))
         print_figures("import", import_bench.run(settings))
         print_figures("streams", streams_bench.run(settings))
+        print_figures("live segments", segments_bench.run(settings))
         print_figures("profile API (auth + audit)", api_bench.run(settings))
         print_figures("privacy: encryption overhead", privacy_bench.run(settings))
         print_figures("analytics store (chDB)", projections_bench.run(settings, query_events=args.query_events))
