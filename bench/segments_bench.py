@@ -24,6 +24,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from bench.privacy_bench import rate as cpu_rate
 from bench.report import Figure, print_figures
 from connectors.demo import customer_events
 from panorama.settings import Settings
@@ -58,12 +59,6 @@ SEGMENTS = len(RULES)
 def _partials(customers: int) -> dict[str, Partial]:
     rng = random.Random(5)
     return {f"user_id:bench{n:07d}": fold(customer_events(n, START_US, rng)) for n in range(customers)}
-
-
-def _cpu_rate(count: int, fn) -> float:
-    started = time.process_time()
-    fn()
-    return count / (time.process_time() - started)
 
 
 def _segments(redis: Redis, ns: str, with_rules: bool) -> SegmentStore:
@@ -101,10 +96,10 @@ def run(settings: Settings, customers: int = 5000) -> list[Figure]:
     live = _segments(Redis.from_url(settings.redis_address), ns, True).list()
     rules = SignalRules()
     items = list(partials.items())
-    signals_only = max(_cpu_rate(len(items), lambda: [evaluate(p, NOW, rules) for _, p in items]) for _ in range(3))
-    no_segment = max(_cpu_rate(len(items), lambda: [evaluate_customer(c, p, NOW, rules, []) for c, p in items])
+    signals_only = max(cpu_rate(len(items), lambda: [evaluate(p, NOW, rules) for _, p in items]) for _ in range(3))
+    no_segment = max(cpu_rate(len(items), lambda: [evaluate_customer(c, p, NOW, rules, []) for c, p in items])
                      for _ in range(3))
-    with_segments = max(_cpu_rate(len(items), lambda: [evaluate_customer(c, p, NOW, rules, live) for c, p in items])
+    with_segments = max(cpu_rate(len(items), lambda: [evaluate_customer(c, p, NOW, rules, live) for c, p in items])
                         for _ in range(3))
     plain_sweep = _sweep_rate(settings, partials, False)
     segment_sweep = _sweep_rate(settings, partials, True)
