@@ -43,25 +43,42 @@ KAFKA_RETRY_AFTER = "5"
 
 
 class Collector:
-    """The collector's state: the shared producer, the key cache, the rate limits and the
-    connectors built per source. Started and stopped by the router's lifespan."""
+    """The collector's state: the producers (one per workspace that sent events), the key
+    cache, the rate limits and the connectors built per source. Started and stopped by the
+    router's lifespan.
+
+    A write key belongs to one workspace, and its events go to that workspace's topics
+    (``<workspace>.interactions``), sealed under that workspace's data keys: the
+    deployment's own producer serves the default workspace, others are made on first use.
+    Keys of every workspace live in the deployment's key store."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.producer: AckingProducer | None = None
+        self.producer: AckingProducer | None = None  # the default workspace's
         self.keys: CachedKeys | None = None
         self.buckets = TokenBuckets()
-        self._connectors: dict[tuple[str, str], Connector] = {}
+        self._producers: dict[str, AckingProducer] = {}
+        self._connectors: dict[tuple[str, str, str], Connector] = {}
 
     def start(self) -> None:
         self.producer = AckingProducer(self.settings)
+        self._producers = {self.settings.topic_prefix: self.producer}
         self.keys = CachedKeys(WriteKeyStore(self.settings))
 
     def stop(self) -> None:
-        """Flush and drop the producer (librdkafka keeps reconnecting while one lives)."""
-        if self.producer is not None:
-            self.producer.close()
-            self.producer = None
+        """Flush and drop the producers (librdkafka keeps reconnecting while one lives)."""
+        for producer in self._producers.values():
+            producer.close()
+        self._producers = {}
+        self.producer = None
+
+    def producer_for(self, grant: WriteKey) -> AckingProducer:
+        """The producer writing to the topics of ``grant``'s workspace (made on first use)."""
+        producer = self._producers.get(grant.workspace)
+        if producer is None:
+            workspace = self.settings.model_copy(update={"topic_prefix": grant.workspace})
+            producer = self._producers[grant.workspace] = AckingProducer(workspace)
+        return producer
 
     # -- steps shared by every route ------------------------------------------------
 
@@ -84,14 +101,14 @@ class Collector:
         return grant
 
     def throttle(self, grant: WriteKey, events: int) -> None:
-        wait = self.buckets.take(grant.name, grant.rate_limit, events)
+        wait = self.buckets.take(f"{grant.workspace}/{grant.name}", grant.rate_limit, events)
         if wait:
             raise BadRequest("rate_limited", "<source>", f"source {grant.name!r} exceeds {grant.rate_limit:,} events/s",
                              status=429, headers={"Retry-After": retry_after_header(wait)})
 
     def connector(self, grant: WriteKey, cls: type[Connector]) -> Connector:
         """The connector ``cls`` configured for the source of ``grant`` (built once)."""
-        cache_key = (grant.name, cls.name)
+        cache_key = (grant.workspace, grant.name, cls.name)
         connector = self._connectors.get(cache_key)
         if connector is None:
             config = grant.connector_config.get(cls.name, {})
@@ -105,9 +122,9 @@ class Collector:
             self._connectors[cache_key] = connector
         return connector
 
-    async def deliver(self, items: list[Item], source: str) -> Outcome:
+    async def deliver(self, items: list[Item], grant: WriteKey) -> Outcome:
         try:
-            return await self.producer.deliver(items, source)
+            return await self.producer_for(grant).deliver(items, grant.name)
         except (PrivacyError, redis.RedisError) as e:  # sealing needs the key store, also after the prefetch
             raise BadRequest("key_store_unavailable", "<redis>", f"personal fields cannot be sealed, retry: {e}",
                              status=503, headers={"Retry-After": KAFKA_RETRY_AFTER}) from None
@@ -130,7 +147,7 @@ class Collector:
             validate(record)
         except ContractError as e:
             raise BadRequest(e.code, e.field, e.problem) from None
-        await self.deliver([Item(0, message, record)], grant.name)
+        await self.deliver([Item(0, message, record)], grant)
         return {"success": True}
 
     async def batch(self, request: Request) -> dict[str, Any]:
@@ -163,7 +180,7 @@ class Collector:
                 items.append(Item(index, message, record))
             except ContractError as e:
                 items.append(Item(index, message, None, e))
-        return accepted(await self.deliver(items, grant.name))
+        return accepted(await self.deliver(items, grant))
 
     async def webhook(self, name: str, request: Request) -> dict[str, Any]:
         cls = webhook_connector(name)
@@ -189,7 +206,7 @@ class Collector:
                 if len(units) == 1:
                     raise BadRequest(e.code, e.field, e.problem) from None
                 items.append(Item(index, unit, None, e))
-        return accepted(await self.deliver(items, grant.name))
+        return accepted(await self.deliver(items, grant))
 
     async def webhook_handshake(self, name: str, request: Request) -> str:
         cls = webhook_connector(name)

@@ -68,6 +68,12 @@ def create_key(
         key, record = store.create(name, role, workspace, tuple(grant or ()), rate_limit, config)
         audit_log.record(cli_actor(), "key.create", record.key_id, role="operator",
                          details={"role": record.role, "workspace": record.workspace, "grants": list(record.grants)})
+    if record.role == "ingest" and record.workspace != _settings().topic_prefix:
+        from panorama.stack.topics import ensure_topics
+
+        created = ensure_topics(_settings().model_copy(update={"topic_prefix": record.workspace}))
+        if created:
+            console.print(f"created the topics of workspace {record.workspace}: {', '.join(created)}")
     console.print(f"created {record.key_id} ({record.role} in workspace {record.workspace}); the key is shown once:")
     print(key)
 

@@ -94,8 +94,6 @@ class KeyStore:
         rate_limit = rate_limit or DEFAULT_RATE_LIMITS.get(role, DEFAULT_RATE_LIMIT)
         grants = tuple(sorted(set(grants)))
         check_key_fields(name, role, workspace, grants, rate_limit)
-        if role == "ingest" and workspace != self.default_workspace:
-            raise KeyStoreError(f"workspace: ingest keys write to this deployment's topics, workspace {self.default_workspace!r}")
         record = ApiKey(key_id=f"k_{secrets.token_hex(8)}", name=name.strip(), workspace=workspace, role=role,
                         grants=grants, rate_limit=rate_limit, connector_config=connector_config or {},
                         created_at=int(time.time()))
