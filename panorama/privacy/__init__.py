@@ -4,11 +4,17 @@
   contract) is sealed with AES-256-GCM under a data key of its customer's routing identity,
   wrapped by ``CDP_MASTER_KEY`` in Redis; ``hooks``: the producer seals, consumers open.
 * ``forget`` (``cdp privacy forget``): crypto-shredding plus physical erasure of the
-  projections; ``export`` (``cdp privacy export``); ``consent``: :func:`consent_allows`.
+  projections; ``export`` (``cdp privacy export``); ``consent``: :func:`consent_allows`,
+  per purpose, channel and (sharing, transfer abroad) recipient and region;
+  ``retention`` (``cdp privacy retention``): expiry per event type.
+
+A forget acts in one workspace (``CDP_TOPIC_PREFIX``): its key store, topics, Redis
+namespace and analytics store. A customer known to two workspaces is forgotten in each.
 
 What remains after ``forget`` and why it no longer identifies the person:
 
-* In Kafka, the customer's past events stay (the log is never rewritten): their personal
+* In Kafka, the customer's past events stay (the log is never rewritten; they leave only
+  with the topic's retention, which is per topic, not per event type): their personal
   fields are ciphertext whose key no longer exists anywhere (AES-256-GCM: unreadable),
   their message keys and the ``subject`` inside each sealed value are keyed BLAKE2b hashes
   of the identities (unlinkable without ``CDP_ROUTING_KEY_SECRET`` *and* the plaintext
@@ -20,6 +26,8 @@ What remains after ``forget`` and why it no longer identifies the person:
   rebuilding the customer; no plaintext, no profile.
 * The audit log: the request (actor, reason, time, counts) under the customer id, itself
   a keyed hash; accountability requires it.
+* The customer's consent statements go with its profile; other profiles' consent entries
+  may name recipients (companies, never people).
 * Redis: no key named after the customer's nodes (deleted, AOF rewritten). Values of
   other keys may still mention a node id (a keyed hash): another customer's link-decision
   log, a signals due-set entry.
