@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from producers import InteractionProducer
 from projections.store import analytics_store
-from tests.integration.projections.conftest import cdp_env
 from tests.integration.projections.population import population
 from tests.integration.projections.test_record_sink import profile_record, publish, segment_record
+from tests.integration.projections.test_sink_kill import start_sink, wait_for_commits
+
+SMALL_BATCHES = ("--batch-size", "400", "--batch-seconds", "0.2")  # the last --batch-size given wins
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CDP = [sys.executable, "-m", "panorama.cli"]
 
-
-def start_sink(settings, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([*CDP, "sink", "--batch-size", "400", "--batch-seconds", "0.2", *args],
-                            env=cdp_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_record_commits(proc: subprocess.Popen, commits: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    seen = 0
-    while seen < commits:
-        assert time.monotonic() < deadline, "the sink committed too few record batches"
-        line = proc.stderr.readline()
-        assert line or proc.poll() is None, f"sink exited early with {proc.returncode}"
-        seen += "records (total" in line
-
-
-def test_kill_mid_batch_and_restart_gives_exact_counts(store_settings):
+def test_kill_while_sinking_records_and_restart_gives_exact_counts(store_settings):
     settings = store_settings
     customers = [f"user_id:k{n:05d}" for n in range(3000)]
     profiles = [profile_record(c, 1, 1000 * (n % 5)) for n, c in enumerate(customers)]
@@ -47,14 +29,14 @@ def test_kill_mid_batch_and_restart_gives_exact_counts(store_settings):
     with InteractionProducer(settings) as producer:
         assert producer.send_and_wait(events, timeout=120).ok
 
-    for commits_before_kill in (2, 6):
-        proc = start_sink(settings)
+    for commits_before_kill in (3, 9):  # events and record batches both count
+        proc = start_sink(settings, *SMALL_BATCHES)
         try:
-            wait_for_record_commits(proc, commits_before_kill)
+            wait_for_commits(proc, commits_before_kill)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-    finished = start_sink(settings, "--until-caught-up")
+    finished = start_sink(settings, *SMALL_BATCHES, "--until-caught-up")
     _, err = finished.communicate(timeout=180)
     assert finished.returncode == 0, err[-2000:]
 
