@@ -175,7 +175,8 @@ def topic_retention_ms(settings: Settings, timeout: float = 10.0) -> int | None:
     from panorama.kafka_config import client_config
 
     resource = ConfigResource(ConfigResource.Type.TOPIC, settings.topics.interactions)
-    [future] = AdminClient(client_config(settings)).describe_configs([resource]).values()
+    admin = AdminClient(client_config(settings))  # held until the answer: a dropped client cancels it
+    [future] = admin.describe_configs([resource], request_timeout=timeout).values()
     entry = future.result(timeout).get("retention.ms")
     return int(entry.value) if entry is not None and entry.value is not None else None
 

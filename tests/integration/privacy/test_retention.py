@@ -4,6 +4,9 @@ is unchanged; the run is audited."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 
 import orjson
@@ -14,6 +17,7 @@ from panorama.privacy.retention import DAY_US, apply, parse_policy
 from projections.store import analytics_store
 from tests.integration.kafka_reader import read_topic
 from tests.integration.privacy.scan import file_hits
+from tests.integration.projections.conftest import cdp_env
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +54,20 @@ def test_expired_events_are_gone_everywhere_and_the_rest_is_unchanged(settings, 
     assert on_disk & expired == set() and kept <= on_disk  # the scan sees kept rows, so it would see expired ones
     [audit] = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.audit)]
     assert (audit["action"], audit["outcome"], audit["details"]["event_rows_deleted"]) == ("privacy.retention", "ok", 3)
+
+
+def test_cli_shows_the_policy_and_what_applies_to_kafka_and_names_a_bad_entry(settings, tmp_path):
+    policy = tmp_path / "retention.toml"
+    policy.write_text('"*" = 30\npage = 7\n')
+    env = cdp_env(settings) | {"CDP_RETENTION_FILE": str(policy)}
+    done = subprocess.run([sys.executable, "-m", "panorama.cli", "privacy", "retention", "show"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["policy"] == {"*": 30, "page": 7}
+    assert shown["cutoffs_us"]["page"] > shown["cutoffs_us"]["*"]
+    assert "longer than the longest policy (30 days)" in shown["kafka"]  # the log keeps events for ever
+    policy.write_text("pages = 7\n")
+    done = subprocess.run([sys.executable, "-m", "panorama.cli", "privacy", "retention", "show"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "'pages' is not an event type" in done.stderr
