@@ -2,8 +2,10 @@
 key's workspace; every change and every member read is audited.
 
 Roles: marketing and admin define segments and read members; analysts may list and show
-definitions. Members are customer ids (keyed hashes, no identity), so nothing is masked;
-reading them is audited all the same (``segment.members``), as campaign lists are.
+definitions. Members are customer ids (keyed hashes); with ``identities=true`` each comes
+with its identities, masked as profile reads mask them (a marketing key without the
+``pii`` grant sees ``***``). Every member read is audited (``segment.members``, with
+whether identities were returned unmasked), as campaign lists are.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from redis import Redis
 from panorama.clock import now_us
 from panorama.security.auth import ApiProblem, refusals
 from panorama.security.guard import Guard
+from panorama.errors import ProfileNotFound
 from panorama.security.keys import ApiKey
+from panorama.security.masking import mask_profile, sees_personal_data
 from panorama.security.routes import body_doc, body_of
+from streams.identity.nodes import CUSTOMER_PREFIX
+from streams.profiles.read import ProfileReader
 from streams.segments.rules import RuleError, SegmentError
 from streams.segments.store import SegmentStore
 
@@ -41,6 +47,20 @@ def segments_router(guard: Guard) -> APIRouter:
 
     def store(key: ApiKey) -> SegmentStore:
         return SegmentStore(client, guard.workspace_settings(key).topic_prefix, guard.settings.interactions_partitions)
+
+    def with_identities(key: ApiKey, customer_ids: list[str]) -> list[dict[str, Any]]:
+        """Each member with its identities (masked unless the key sees personal data); a
+        member erased since it was listed is left out."""
+        reader, masked = ProfileReader(client, guard.workspace_settings(key)), not sees_personal_data(key)
+        found = []
+        for customer_id in customer_ids:
+            try:
+                profile = reader.read(CUSTOMER_PREFIX + customer_id)
+            except ProfileNotFound:
+                continue
+            found.append({"customer_id": customer_id,
+                          "identities": (mask_profile(profile) if masked else profile)["identities"]})
+        return found
 
     def answer(action):
         """Run ``action`` turning the store's refusals into the platform's problems."""
@@ -72,7 +92,7 @@ def segments_router(guard: Guard) -> APIRouter:
              wanted: SegmentBody = Depends(body_of(SegmentBody))) -> dict[str, Any]:
         """A new or changed rule: every customer is re-evaluated by the workers (201 when new)."""
         segments = store(key)
-        existed = answer(lambda: segment_id in {s.id for s in segments.list()})
+        existed = answer(lambda: segments.exists(segment_id))
         found, marked = answer(lambda: segments.save(segment_id, wanted.rule, wanted.description, now_us(), replace=True))
         guard.record(key, "segment.save", segment_id, details={"rule": found.rule, "marked_due": marked})
         response.status_code = 200 if existed else 201
@@ -87,11 +107,15 @@ def segments_router(guard: Guard) -> APIRouter:
 
     @router.get("/{segment_id}/members", summary="A segment's members")
     def members(segment_id: SegmentId, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+                identities: Annotated[bool, Query(description="each member with its identities (masked per role)")] = False,
                 key: ApiKey = Depends(guard.require(*EDIT_ROLES))) -> dict[str, Any]:
         """Up to ``limit`` customer ids, sorted, with the segment's size (audited)."""
         segments = store(key)
-        found = answer(lambda: segments.members(segment_id, limit))
-        guard.record(key, "segment.members", segment_id, details={"returned": len(found)})
+        found: list[Any] = answer(lambda: segments.members(segment_id, limit))
+        if identities:
+            found = answer(lambda: with_identities(key, found))
+        guard.record(key, "segment.members", segment_id, details={
+            "returned": len(found), "identities": identities, "masked": identities and not sees_personal_data(key)})
         return {"segment_id": segment_id, "size": answer(lambda: segments.size(segment_id)), "members": found}
 
     return router

@@ -121,6 +121,11 @@ class SegmentStore:
             raise SegmentError(f"no segment {segment_id!r} in this workspace (cdp segments list)")
         return segment
 
+    def exists(self, segment_id: str) -> bool:
+        """Whether a live (not deleted) segment has this id."""
+        found = self._stored(check_segment_id(segment_id))
+        return found is not None and not found.deleted
+
     def list(self) -> list[Segment]:
         return [s for s in self.definitions().values() if not s.deleted]
 

@@ -100,6 +100,7 @@ def test_segments_api_roles_errors_and_audit(settings):
     truth = _populated(settings, 12, seed=43)
     store = ApiKeyStore(settings)
     keys = {role: store.create(f"{role}-1", role)[0] for role in ("marketing", "analyst", "support")}
+    keys["marketing+pii"] = store.create("marketing-2", "marketing", grants=("pii",))[0]
     store.close()
     with running_api(settings) as url, httpx.Client(base_url=url, timeout=30) as client:
         def call(method: str, path: str, role: str, **kwargs) -> httpx.Response:
@@ -121,10 +122,17 @@ def test_segments_api_roles_errors_and_audit(settings):
         assert members.status_code == 200 and members.json()["size"] == len(truth)
         assert len(members.json()["members"]) == 5 and set(members.json()["members"]) <= set(truth)
         assert call("GET", "/v1/segments/nope/members", "marketing").status_code == 404
+        masked = call("GET", "/v1/segments/everyone/members", "marketing", params={"limit": 3, "identities": True})
+        unmasked = call("GET", "/v1/segments/everyone/members", "marketing+pii", params={"limit": 3, "identities": True})
+        assert masked.status_code == unmasked.status_code == 200
+        for hidden, shown in zip(masked.json()["members"], unmasked.json()["members"], strict=True):
+            assert hidden["customer_id"] == shown["customer_id"]
+            assert set(hidden["identities"]["email"]) == {"***"} and "@" in shown["identities"]["email"][0]
         assert call("DELETE", "/v1/segments/big", "marketing").status_code == 200
         assert call("GET", "/v1/segments/big", "analyst").status_code == 404
     deadline = time.monotonic() + 10
-    while len(found := _audited(settings, "segment.*")) < 4 and time.monotonic() < deadline:
+    while len(found := _audited(settings, "segment.*")) < 6 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [e["action"] for e in found] == ["segment.save", "segment.save", "segment.members", "segment.delete"]
+    assert [e["action"] for e in found] == ["segment.save", "segment.save"] + ["segment.members"] * 3 + ["segment.delete"]
     assert all(e["role"] == "marketing" for e in found)
+    assert [e["details"]["masked"] for e in found if e["details"].get("identities")] == [True, False]
