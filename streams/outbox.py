@@ -66,6 +66,11 @@ class OutboxPublisher:
                                    on_delivery=self._delivered(outbox_key, record_id_))
         return deleted
 
+    def settle(self) -> int:
+        """Without sending anything: delete the records Kafka acknowledged since the last
+        call; return how many. Raises StreamError like :meth:`publish`."""
+        return self._settle(0)
+
     def _delivered(self, outbox_key: str, record_id_: str):
         def callback(err: KafkaError | None, _msg: Message) -> None:
             self._in_flight.discard(record_id_)

@@ -11,7 +11,9 @@ monitoring. Duplicates produced twice under different offsets land in the same p
 
 from __future__ import annotations
 
+import gc
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -39,6 +41,8 @@ from streams.store import RECENT_EVENTS, LinkRequest, ProfileStore
 
 log = logging.getLogger(__name__)
 MAX_CACHED_PARTIALS = 200_000  # per worker; past it the cache is dropped and reloaded from Redis
+SWEEP_SLICE = 16  # customers per sweep call: one call holds the fold up for a few ms at most
+OUTBOX_SCAN_S = 1.0  # every owned outbox is published at least this often (records another writer left)
 
 
 def consumer_group(settings: Settings) -> str:
@@ -51,7 +55,7 @@ class ProfileWorker:
 
     def __init__(self, settings: Settings, rules: LinkRules | None = None, batch_size: int = 5000,
                  batch_wait_s: float = 0.01, session_timeout_ms: int = 10_000, signal_rules: SignalRules = SignalRules(),
-                 signal_debounce_s: float = 1.0, clock: Callable[[], int] = now_us):
+                 signal_debounce_s: float = 1.0, clock: Callable[[], int] = now_us, sweep_budget_s: float = 0.005):
         self.settings = settings
         self.topic = settings.topics.interactions
         self.batch_size = batch_size
@@ -66,6 +70,7 @@ class ProfileWorker:
         self.signal_debounce_us = int(signal_debounce_s * 1e6)
         self.sweeper = SignalSweeper(self.store, settings.topics.signals, settings.interactions_partitions, signal_rules)
         self.outbox = OutboxPublisher(self.store.redis, producer_config(settings))
+        self.turns = SignalTurns(self.sweeper, self.outbox, self.store.keys.outbox, sweep_budget_s)
         self._positions: dict[int, int] = {}  # owned partition -> offset stored in Redis
         self._partials: dict[int, dict[str, Partial]] = {}
         self._lag: dict[int, int] = {}
@@ -87,6 +92,10 @@ class ProfileWorker:
         the worker stops, and its partitions move to the others with no effect lost."""
         self._consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked,
                                  on_lost=self._revoked)
+        # Startup objects (modules, schemas, compiled codecs) never die: keep them out of the
+        # cyclic collector's full passes, which otherwise stalled the loop for 40-160 ms.
+        gc.collect()
+        gc.freeze()
         try:
             while not should_stop():
                 messages = self._consumer.consume(self.batch_size, self.batch_wait_s)
@@ -103,22 +112,18 @@ class ProfileWorker:
             self.stats.published += self.outbox.close()
 
     def publish_signals(self, behind: bool = False) -> None:
-        """For each owned partition: evaluate the customers whose signals are due (a tenth
-        of the usual slice while the worker is ``behind`` the log, so a backfill folds at
-        full speed and signals catch up after), then publish the partition's outbox
-        (signals and identity changes committed so far, including any a crashed previous
-        owner left behind)."""
-        now = self.clock()
-        limit = max(1, self.sweeper.limit // 10) if behind else self.sweeper.limit
-        for partition in self.partitions:
-            self.stats.signals += self.sweeper.sweep(partition, now, limit)
-            self.stats.published += self.outbox.publish(self.store.keys.outbox(partition))
+        """Evaluate due signals and publish outboxes within this turn's budget (see
+        :class:`SignalTurns`)."""
+        signals, published = self.turns.run(self.partitions, self.clock(), behind)
+        self.stats.signals += signals
+        self.stats.published += published
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             stored = self.store.offset(self.topic, tp.partition)
             self._positions[tp.partition] = stored
             self._partials[tp.partition] = {}
+            self.turns.outbox_written(tp.partition)  # what a previous owner committed and did not publish
             tp.offset = stored + 1 if stored >= 0 else OFFSET_BEGINNING
         consumer.assign(partitions)
         log.info("assigned %s", {tp.partition: tp.offset for tp in partitions})
@@ -214,7 +219,10 @@ class ProfileWorker:
         self.latency.observe_us([r["received_at"] for r in records], now_us())
         self.stats.events += len(records)
         self.stats.batches += 1
-        self.stats.merges += sum(1 for d in decisions if isinstance(d, Merge))
+        merges = sum(1 for d in decisions if isinstance(d, Merge))
+        if merges:  # the batch queued their identity records in the partition's outbox
+            self.turns.outbox_written(partition)
+        self.stats.merges += merges
         self._consumer.commit(offsets=[TopicPartition(self.topic, partition, last + 1)], asynchronous=True)
 
     def _decode(self, messages: list[Message]) -> list[dict]:
@@ -250,6 +258,65 @@ class ProfileWorker:
         self._positions[partition] = stored
         self._partials[partition] = {}
         self._consumer.seek(TopicPartition(self.topic, partition, stored + 1 if stored >= 0 else OFFSET_BEGINNING))
+
+
+class SignalTurns:
+    """How the loop shares its time between folding and signals.
+
+    The sweep runs on the loop's thread between two consume calls, so every millisecond it
+    takes delays the events that arrive meanwhile (sweeping 500 customers per partition
+    per turn held the fold up for 50-400 ms on a loaded machine). So it runs in slices of
+    ``SWEEP_SLICE`` customers, round robin over the owned partitions across turns, until
+    ``budget_s`` is spent (a single slice while the worker is behind the log, so a backfill
+    folds at full speed) or no slice evaluated anyone. One slice runs on every turn, so due
+    sets always drain; what is left stays due for the next turn.
+
+    Only outboxes that may hold new records are read: those a sweep or a batch with merges
+    wrote to since the last turn, and every owned outbox each ``OUTBOX_SCAN_S`` (records a
+    crashed previous owner or ``cdp identity unmerge`` left there).
+    """
+
+    def __init__(self, sweeper: SignalSweeper, outbox: OutboxPublisher, outbox_key: Callable[[int], str],
+                 budget_s: float, timer: Callable[[], float] = time.perf_counter):
+        self.sweeper = sweeper
+        self.outbox = outbox
+        self.outbox_key = outbox_key
+        self.budget_s = budget_s
+        self.timer = timer
+        self._next = 0
+        self._written: set[int] = set()
+        self._scanned: float | None = None
+
+    def outbox_written(self, partition: int) -> None:
+        """Records were committed to ``partition``'s outbox outside a sweep."""
+        self._written.add(partition)
+
+    def run(self, partitions: list[int], now: int, behind: bool) -> tuple[int, int]:
+        """One turn: (signal changes committed, outbox records acknowledged and deleted)."""
+        if not partitions:
+            return 0, 0
+        started = self.timer()
+        deadline = started + (0.0 if behind else self.budget_s)
+        signals, drained = 0, set()
+        while len(drained) < len(partitions):
+            partition = partitions[self._next % len(partitions)]
+            self._next += 1
+            if partition in drained:
+                continue
+            evaluated = self.sweeper.evaluated
+            signals += self.sweeper.sweep(partition, now, SWEEP_SLICE)
+            if self.sweeper.evaluated == evaluated:
+                drained.add(partition)  # nothing due, only forwards, or a lost WATCH race: next turn
+            else:
+                self._written.add(partition)
+            if self.timer() >= deadline:
+                break
+        if self._scanned is None or started - self._scanned >= OUTBOX_SCAN_S:
+            self._scanned = started
+            self._written.update(partitions)
+        due, self._written = sorted(self._written.intersection(partitions)), set()
+        published = sum(self.outbox.publish(self.outbox_key(p)) for p in due)
+        return signals, published if due else self.outbox.settle()
 
 
 def _recent_entry(record: dict) -> tuple[int, str]:
