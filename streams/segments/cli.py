@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from redis import Redis
 
 from panorama.clock import now_us
 from panorama.settings import Settings
+from streams.segments.rules import SegmentError
 
 SegmentArg = Annotated[str, typer.Argument(help="the segment id: lowercase letters, digits, '_' or '-'")]
 Reason = Annotated[str | None, typer.Option("--reason", help="why (audited)")]
@@ -29,12 +29,13 @@ def _rule(text: str) -> Any:
         raise typer.BadParameter(f"not JSON: {e}", param_hint="--rule") from None
 
 
-def _audit(settings: Settings, action: str, subject: str, reason: str | None, details: dict[str, Any]) -> None:
+def _audit(settings: Settings, action: str, subject: str, reason: str | None, details: dict[str, Any],
+           outcome: str = "ok") -> None:
     from panorama.security.audit import AuditLog
     from panorama.security.cli import cli_actor
 
     with AuditLog(settings) as audit:
-        audit.record(cli_actor(), action, subject, reason, details=details, role="operator")
+        audit.record(cli_actor(), action, subject, reason, outcome, details, role="operator")
 
 
 def _print(document: Any) -> None:
@@ -99,21 +100,27 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
     def activate(segment: SegmentArg,
                  purpose: Annotated[str, typer.Option(help="marketing, analytics, profiling, third_party_sharing, "
                                                            "cross_border_transfer")],
-                 out: Annotated[Path, typer.Option(help="JSON lines file to write ('-': standard output)")],
                  channel: Annotated[str | None, typer.Option(help="email, sms, phone, whatsapp, web, ...")] = None,
+                 out: Annotated[Path | None, typer.Option(help="JSON lines file to write ('-': standard output)")] = None,
+                 webhook: Annotated[str | None, typer.Option(help="POST the members in JSON batches to this URL")] = None,
                  reason: Reason = None) -> None:
-        """Export the members whose consent allows PURPOSE on CHANNEL (JSON lines), audited."""
+        """Send the members whose consent allows PURPOSE on CHANNEL to --out or --webhook, audited."""
         from streams.segments.activation import activate as run
+        from streams.segments.destinations import JsonLinesFile, Webhook
 
+        if (out is None) == (webhook is None):
+            raise typer.BadParameter("give one of --out FILE or --webhook URL", param_hint="--out / --webhook")
         config, segments_store = store()
-        handle = sys.stdout if str(out) == "-" else out.open("w", encoding="utf-8")
+        destination = JsonLinesFile(out) if out is not None else Webhook(webhook)
+        details = {"purpose": purpose, "channel": channel, "to": destination.description}
         try:
-            report = run(config, segments_store.redis, segment, purpose, channel, now_us(),
-                         lambda line: handle.write(json.dumps(line, ensure_ascii=False) + "\n"))
+            report = run(config, segments_store.redis, segment, purpose, channel, now_us(), destination.send)
+            destination.close()
         except ValueError as e:
             raise typer.BadParameter(str(e), param_hint="--purpose") from None
-        finally:
-            if handle is not sys.stdout:
-                handle.close()
-        _audit(config, "segment.activate", segment, reason, report.counts() | {"to": "stdout" if str(out) == "-" else "file"})
+        except SegmentError:
+            _audit(config, "segment.activate", segment, reason, details | {"delivered": destination.delivered},
+                   outcome="failed")
+            raise
+        _audit(config, "segment.activate", segment, reason, report.counts() | details)
         typer.echo(json.dumps(report.counts()), err=True)

@@ -8,7 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -46,6 +50,30 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
+@contextmanager
+def _webhook(status: int) -> Iterator[tuple[str, list[dict]]]:
+    """A real HTTP endpoint on a free port answering ``status``; yields (url, bodies received)."""
+    bodies: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/campaign?token=secret", bodies
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
 def _audited(settings: Settings, action: str) -> list[dict]:
     return search_audit(settings, AuditQuery(action=action, since=parse_since("1h"), workspace=settings.topic_prefix))
 
@@ -81,6 +109,18 @@ def test_activation_exports_only_consenting_members_and_never_a_forgotten_one(se
     assert report["exported"] == len(allowed) and report["skipped_no_consent"] == len(truth) - len(allowed)
     audit = [e for e in _audited(settings, "segment.activate") if e["subject"] == "everyone"]
     assert audit and audit[-1]["reason"] == "spring campaign" and audit[-1]["details"]["exported"] == len(allowed)
+
+    with _webhook(200) as (url, bodies):
+        sent = _cli(settings, "activate", "everyone", "--purpose", "marketing", "--channel", "email", "--webhook", url)
+    assert sent.returncode == 0, sent.stderr
+    assert sorted(m["customer_id"] for body in bodies for m in body["members"]) == sorted(allowed)
+    with _webhook(500) as (url, bodies):
+        failed = _cli(settings, "activate", "everyone", "--purpose", "marketing", "--webhook", url)
+    assert failed.returncode == 2 and "answered 500" in failed.stderr and len(bodies) == 1
+    audit = [e for e in _audited(settings, "segment.activate") if e["subject"] == "everyone"]
+    assert [(e["outcome"], e["details"]["to"]) for e in audit[-2:]] == [("ok", "webhook:127.0.0.1"),
+                                                                        ("failed", "webhook:127.0.0.1")]
+    assert "secret" not in str(audit)
 
     redis = Redis.from_url(settings.redis_address)
     gone = sorted(allowed)[0]
