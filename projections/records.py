@@ -102,7 +102,9 @@ def _node(node: Any, field: str) -> tuple[str, str]:
     """``kind:hash`` -> (kind, hash); an external kind keeps its own colon."""
     kind, sep, digest = node.rpartition(":") if isinstance(node, str) else ("", "", "")
     if not (sep and kind and digest):
-        raise RecordError(f"field {field!r} must hold identity nodes 'kind:hash', got {node!r}")
+        # the shape, not the value: a malformed node could be a plaintext email
+        shape = f"a {type(node).__name__}" if not isinstance(node, str) else f"a string of {len(node)} characters"
+        raise RecordError(f"field {field!r} must hold identity nodes 'kind:hash', got {shape}")
     return kind, digest
 
 

@@ -90,7 +90,7 @@ def test_a_segment_change_is_one_membership_row():
     (records.segment, SEGMENT | {"is_member": "yes"}, "field 'is_member' must be bool"),
     (records.identity, {"action": "refused", "recorded_at": 1}, "field 'action' must be 'merge' or 'unmerge'"),
     (records.identity, {"action": "merge", "winner": "user_id:aa", "moved": ["plain"], "recorded_at": 1},
-     "field 'moved' must hold identity nodes"),
+     "field 'moved' must hold identity nodes 'kind:hash', got a string of 5 characters"),
     (records.identity, {"action": "unmerge", "customers": ["user_id:aa"], "sides": [[], []], "recorded_at": 1},
      "must hold two entries each"),
     (records.signal, SIGNAL | {"customer_id": "no-kind"}, "field 'customer_id' must hold identity nodes"),
@@ -98,6 +98,12 @@ def test_a_segment_change_is_one_membership_row():
 def test_a_bad_record_is_refused_naming_the_field(mapper, record, message):
     with pytest.raises(RecordError, match=re.escape(message)):
         mapper(record, Rows())
+
+
+def test_a_malformed_identity_is_not_echoed_into_the_error():
+    with pytest.raises(RecordError) as refused:
+        records.identity({"action": "merge", "winner": "ana@example.com", "moved": [], "recorded_at": 1}, Rows())
+    assert "ana" not in str(refused.value) and "'customer_id'" in str(refused.value)
 
 
 def _ddl_columns(statement: str) -> list[str]:
