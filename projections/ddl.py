@@ -226,7 +226,8 @@ def replaced(view: str) -> str:
 
 def merged_away() -> str:
     """Customer ids that are no longer customers: their own node now links elsewhere."""
-    return "SELECT concat(kind, ':', identity_hash) FROM identities WHERE customer_id != concat(kind, ':', identity_hash)"
+    node = "concat(kind, ':', identity_hash)"
+    return f"SELECT {node} FROM identities WHERE customer_id != {node}"
 
 
 def customer_lifecycle_view() -> str:

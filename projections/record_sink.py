@@ -222,7 +222,8 @@ class SerializedBackend:
 
 
 @contextmanager
-def running_beside(sink: RecordSink, should_stop: Callable[[], bool], until_caught_up: bool) -> Iterator[Callable[[], bool]]:
+def running_beside(sink: RecordSink, should_stop: Callable[[], bool],
+                   until_caught_up: bool) -> Iterator[Callable[[], bool]]:
     """Run ``sink`` on a thread while the caller runs the events sink; yield a ``should_stop``
     for the caller that also turns true if the record sink failed. On exit, wait for the
     record sink (it stops too once the caller's ``should_stop`` holds or it caught up) and
