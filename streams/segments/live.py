@@ -77,6 +77,11 @@ class LiveSegments:
             self._known = list(definitions)
             self._version = version
 
+    def current(self, version: bytes | None) -> bool:
+        """Whether the definitions loaded are those of ``version`` (read under WATCH by the
+        sweep's commit: a change in between aborts it, so no stale rule is committed)."""
+        return version == self._version
+
     def write(self, pipe, outbox_key: str, now: int, customer_id: str, segments: frozenset[str],
               profile: dict[str, Any], raw_state: bytes | None) -> int:
         """Queue on ``pipe`` (inside MULTI) what changed for ``customer_id`` since

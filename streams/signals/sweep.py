@@ -102,8 +102,11 @@ class SignalSweeper:
         with self.store.redis.pipeline() as pipe:
             try:
                 if state_keys:
-                    pipe.watch(*state_keys.values(), *segment_keys)
-                    found_states = pipe.mget([*state_keys.values(), *segment_keys])
+                    watched = [*state_keys.values(), *segment_keys, self.segments.keys.version]
+                    pipe.watch(*watched)
+                    *found_states, version = pipe.mget(watched)
+                    if not self.segments.current(version):
+                        return 0  # definitions changed since this sweep loaded them: all stay due
                     states = dict(zip(state_keys, found_states))
                     segment_states = dict(zip(nodes, found_states[len(state_keys):]))
                 else:
