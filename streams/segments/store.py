@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 from redis import Redis
 
+from panorama.security.audit import refuse_personal_data
+from panorama.security.errors import AuditError
 from streams.segments.rules import Condition, RuleError, SegmentError, compile_rule
 from streams.signals.due import TOUCH_LUA, owner
 from streams.store import Keys
@@ -55,6 +57,18 @@ class Segment:
     def parse(cls, raw: bytes | str) -> Segment:
         found = orjson.loads(raw)
         return cls(**found, condition=None if found["deleted"] else compile_rule(found["rule"]))
+
+
+def check_rule(rule: Any) -> Condition:
+    """The compiled rule; RuleError if it breaks the language or names a person (an e-mail
+    or phone: a rule is stored, listed and audited)."""
+    condition = compile_rule(rule)
+    try:
+        refuse_personal_data("rule", rule)
+    except AuditError:
+        raise RuleError("rule", "holds what looks like an e-mail address or phone number; a segment "
+                                "rule may not name a person (it is listed and audited)") from None
+    return condition
 
 
 def check_segment_id(segment_id: str) -> str:
@@ -96,7 +110,7 @@ class SegmentStore:
         check_segment_id(segment_id)
         if not isinstance(description, str) or len(description) > 500:
             raise RuleError("description", "must be text of at most 500 characters")
-        condition = compile_rule(rule)
+        condition = check_rule(rule)
         current = self._stored(segment_id)
         if current is not None and not current.deleted and not replace:
             raise SegmentError(f"segment {segment_id!r} exists; update it with replace (--replace, PUT)")

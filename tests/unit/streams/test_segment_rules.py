@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from streams.profiles.fold import fold
 from streams.segments.live import evaluate_customer
 from streams.segments.rules import DAY_US, RuleError, compile_rule
-from streams.segments.store import Segment
+from streams.segments.store import Segment, check_rule, check_segment_id
 from streams.segments.view import personal_traits, profile_content, segment_fields
 from streams.signals.rules import SignalRules, evaluate
 from tests.unit.streams.budget import examples
@@ -47,6 +47,16 @@ def test_a_bad_rule_is_refused_naming_the_place_and_the_problem(rule, where, pro
     with pytest.raises(RuleError) as refused:
         compile_rule(rule)
     assert refused.value.field == where and problem in refused.value.problem
+
+
+def test_a_rule_naming_a_person_or_a_bad_id_is_refused():
+    with pytest.raises(RuleError, match="may not name a person"):
+        check_rule({"any": [{"field": "traits.company", "op": "=", "value": "ana@example.com"}]})
+    assert check_rule({"field": "orders", "op": ">", "value": 100_000}).matches(_fields(orders=100_001), NOW)
+    for bad in ("Win-Back", "", "-x", "a" * 65, "a b"):
+        with pytest.raises(RuleError, match="lowercase letters"):
+            check_segment_id(bad)
+    assert check_segment_id("win-back_2") == "win-back_2"
 
 
 def test_depth_and_size_are_bounded():
