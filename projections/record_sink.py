@@ -36,6 +36,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from panorama.errors import ProjectionError
 from panorama.kafka_config import client_config
+from panorama.log_reader import watermarks
 from panorama.privacy.keystore import KeyStore
 from panorama.settings import Settings
 from projections import records
@@ -199,7 +200,11 @@ class RecordSink:
 
 
 def replay_records(settings: Settings, backend: Backend) -> SinkStats:
-    """Re-read every record topic from the beginning into the (freshly created) tables."""
+    """Re-read every record topic from the beginning into the (freshly created) tables;
+    when they hold nothing, return at once rather than join the consumer group (seconds)."""
+    topics = records.mappers(settings.topics)
+    if not any(high > low for topic in topics for low, high in watermarks(settings, topic).values()):
+        return SinkStats()
     return RecordSink(settings, backend, from_beginning=True).run(until_caught_up=True)
 
 
