@@ -29,9 +29,8 @@ from panorama.errors import BackpressureTimeout, ContractError, ProducerError
 from panorama.kafka_config import client_config
 from panorama.settings import Settings
 from producers.dead_letter import dead_letter_record
-from producers.keys import RoutingKeys
+from producers.encoder import EventEncoder
 from schemas.codec import InteractionCodec
-from schemas.validation import validate
 
 POLL_EVERY = 1000  # serve delivery callbacks after this many sends
 
@@ -92,11 +91,8 @@ class InteractionProducer:
         self.settings = settings
         self.topic = settings.topics.interactions
         self.dlq_topic = settings.topics.dlq
-        self.codec = codec or InteractionCodec()
-        self.keys = RoutingKeys(settings.routing_key_secret.get_secret_value().encode())
-        from panorama.privacy.hooks import Sealer  # here: panorama.privacy imports producers.keys
-
-        self.privacy: Sealer | None = Sealer(settings)  # seals personal fields; None only in benchmarks
+        self.encoder = EventEncoder(settings, codec)
+        self.codec, self.keys = self.encoder.codec, self.encoder.keys
         self.stats = ProducerStats()
         self._block_timeout = settings.producer_block_timeout_s
         self._since_poll = 0
@@ -122,17 +118,37 @@ class InteractionProducer:
 
     def encode(self, event: Any) -> tuple[bytes, bytes]:
         """(value, key) for a valid event; ContractError naming the field otherwise."""
-        record = event.to_record() if hasattr(event, "to_record") else event
-        if not isinstance(record, dict):
-            raise ContractError("<event>", f"expected an object, got {type(record).__name__}", code="malformed")
-        validate(record)
-        key = self.keys.for_identities(record["identities"])
-        return self.codec.encode(self.privacy.seal(record, key) if self.privacy else record), key
+        return self.encoder.encode(event)
+
+    @property
+    def privacy(self):
+        """The sealer of personal fields (``panorama.privacy.hooks.Sealer``); benchmarks
+        set it to None to measure the producer without sealing."""
+        return self.encoder.privacy
+
+    @privacy.setter
+    def privacy(self, sealer) -> None:
+        self.encoder.privacy = sealer
 
     def send_encoded(self, value: bytes, key: bytes,
                      on_delivery: Callable[[KafkaError | None, Message], None] | None = None) -> None:
         """Queue bytes already produced by :meth:`encode` (for callers that encode elsewhere)."""
         self._produce(self.topic, value, key, on_delivery)
+
+    def send_encoded_many(self, encoded: Iterable[tuple[bytes, bytes]]) -> None:
+        """Queue many (value, key) pairs from :meth:`encode`, in order: :meth:`send_encoded`
+        without its per-call overhead (an import sends millions). Deliveries are counted
+        in ``stats``; :meth:`flush` raises if any failed."""
+        produce, topic, sent = self._producer.produce, self.topic, 0
+        for value, key in encoded:
+            try:
+                produce(topic, value, key)
+            except BufferError:
+                self._wait_for_room(topic, value, key, None, None)
+            sent += 1
+            if sent % POLL_EVERY == 0:
+                self._producer.poll(0)
+        self.stats.sent += sent
 
     def dead_letter(self, payload: Any, error: ContractError, source: str | None = None,
                     on_delivery: Callable[[KafkaError | None, Message], None] | None = None) -> None:
@@ -231,10 +247,12 @@ class InteractionProducer:
         """Drop whatever is still queued (each counted as a failed delivery) and serve the
         reports, which releases the delivery callbacks: librdkafka holds them outside
         Python's garbage collector, so a producer left with undelivered messages would
-        otherwise live, and retry its broker, until the interpreter exits. Call
+        otherwise live, and retry its broker, until the interpreter exits. Also closes the
+        key store's Redis client. Leaving a ``with`` block calls it after flushing; call
         :meth:`flush` first for anything that must be delivered."""
         self._producer.purge()
         self._producer.poll(0)
+        self.encoder.close()
 
     def __len__(self) -> int:
         return len(self._producer)
@@ -243,7 +261,10 @@ class InteractionProducer:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.flush()
-        else:
-            self._producer.flush(5.0)
+        try:
+            if exc_type is None:
+                self.flush()
+            else:
+                self._producer.flush(5.0)
+        finally:
+            self.close()
