@@ -1,0 +1,126 @@
+"""The CPU work of an import: a chunk of file rows → encoded events and rejections.
+
+Run in the importing process itself or in its worker processes (``parallel.py``); either
+way a chunk's result is the same, so the report does not depend on how many processes
+did the work. Everything a worker needs travels in :class:`ImportTask` (picklable).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from connectors import registry
+from connectors.importer.mapping import Mapping
+from connectors.importer.readers import read_rows
+from connectors.privacy_keys import prefetch_keys
+from panorama.errors import ContractError
+from panorama.settings import Settings
+from producers.encoder import EventEncoder
+
+# Rows per chunk: the privacy keys of a chunk's customers are fetched in one round trip
+# (connectors.privacy_keys), and a worker hands one chunk's bytes to the sending process
+# at a time.
+CHUNK_ROWS = 1000
+
+Row = tuple[int, Any, int]  # (row number, row or the ContractError reading it, bytes read so far)
+
+
+@dataclass(frozen=True)
+class ImportTask:
+    """What turning rows into events needs: picklable, so workers can be given it."""
+
+    settings: Settings
+    path: Path
+    connector: str
+    mapping: Mapping
+    received_at: int
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """One chunk, in row order: the events of its good rows, the reasons of its bad ones."""
+
+    rows: int  # rows read
+    position: int  # bytes of the file read after its last row
+    events: list[tuple[bytes, bytes]] = field(default_factory=list)  # (value, key)
+    rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, field, code, problem)
+
+
+def chunks(path: Path) -> Iterator[list[Row]]:
+    """The rows of ``path`` in chunks of CHUNK_ROWS."""
+    rows = read_rows(path)
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        yield chunk
+
+
+class ChunkEncoder:
+    """Maps, validates, seals and encodes chunks of one import. ``close()`` when done."""
+
+    def __init__(self, task: ImportTask):
+        self.connector = registry.get(task.connector)(task.mapping.settings)
+        self.rename = task.mapping.renamer()
+        self.received_at = task.received_at
+        self.encoder = EventEncoder(task.settings)
+
+    def __call__(self, chunk: list[Row]) -> ChunkResult:
+        """A row that cannot be read or mapped, or whose event fails the contract, is
+        rejected whole: none of its events is sent. Raises KeyStoreUnavailable (a
+        ProducerError) when the privacy key store cannot be reached."""
+        to_events, rename, received_at = self.connector.to_events, self.rename, self.received_at
+        mapped: list[tuple[int, Any]] = []
+        for number, row, _ in chunk:
+            if not isinstance(row, ContractError):
+                try:
+                    row = to_events(rename(row), received_at)
+                except ContractError as e:
+                    row = e
+            mapped.append((number, row))
+        prefetch_keys(self.encoder, [record for _, records in mapped if isinstance(records, list) for record in records])
+        result = ChunkResult(len(chunk), chunk[-1][2])
+        encode, events = self.encoder.encode, result.events
+        for number, records in mapped:
+            try:
+                if isinstance(records, ContractError):
+                    raise records
+                encoded = [encode(record) for record in records]
+            except ContractError as e:
+                result.rejects.append((number, e.field, e.code, e.problem))
+                continue
+            events.extend(encoded)
+        return result
+
+    def close(self) -> None:
+        self.encoder.close()
+
+
+def encode_in_process(task: ImportTask) -> Iterator[ChunkResult]:
+    """Every chunk's result, in file order, worked out in this process."""
+    encoder = ChunkEncoder(task)
+    try:
+        for chunk in chunks(task.path):
+            yield encoder(chunk)
+    finally:
+        encoder.close()
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the import with the garbage collector working in larger steps: every row
+    allocates a few dozen containers, and with the default thresholds collections took a
+    sixth of the import (alternating runs: 23.1-23.3k -> 27.3-28.3k rows/s). Objects that
+    exist before the import are frozen out of collections; cycles are still collected,
+    and the settings are restored afterwards (they are process-wide)."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
