@@ -165,13 +165,15 @@ def signal(record: dict, rows: Rows) -> None:
 
 
 def profile(record: dict, rows: Rows) -> None:
-    customer_id = _get(record, "customer_id", str)
+    """A ``deleted`` record (the customer was merged into another, or forgotten) links
+    nothing: the identity records say where its identities went."""
+    customer_id, deleted = _get(record, "customer_id", str), _get(record, "deleted", bool)
     rows.add("profile_versions", customer_id, _natural(record, "version"),
              _get(record, "first_seen_at", int, nullable=True), _get(record, "last_seen_at", int, nullable=True),
              _get(record, "lifecycle_stage", str), _natural(record, "orders"), _get(record, "revenue_minor", int),
-             _get(record, "currency", str), orjson.dumps(_get(record, "traits", dict)).decode(),
-             int(_get(record, "deleted", bool)))
-    _link_to_self(rows, customer_id)
+             _get(record, "currency", str), orjson.dumps(_get(record, "traits", dict)).decode(), int(deleted))
+    if not deleted:
+        _link_to_self(rows, customer_id)
 
 
 def segment(record: dict, rows: Rows) -> None:

@@ -73,6 +73,11 @@ def test_a_profile_keeps_null_times_and_traits_as_json():
     assert (row["first_seen_at"], row["traits"], row["deleted"], row["version"]) == (None, '{"plan":"free"}', 0, 7)
 
 
+def test_a_deleted_profile_links_nothing():
+    found = rows_of(records.profile, PROFILE | {"deleted": True})
+    assert found["profile_versions"][0]["deleted"] == 1 and "identity_links" not in found
+
+
 def test_a_segment_change_is_one_membership_row():
     [row] = rows_of(records.segment, SEGMENT)["segment_membership"]
     assert (row["segment_id"], row["customer_id"], row["is_member"], row["version"]) == ("vip", "user_id:aa", 1, 2)
