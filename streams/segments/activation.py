@@ -20,11 +20,10 @@ from typing import Any
 from redis import Redis
 
 from panorama.privacy.consent import consent_allows
-from panorama.privacy.keystore import KeyStore
 from panorama.settings import Settings
 from streams.profiles.fold import merge
 from streams.profiles.view import profile_view
-from streams.segments.store import SegmentStore
+from streams.segments.store import SegmentStore, forgotten_key, is_forgotten
 from streams.store import ProfileStore
 
 ADDRESS_KINDS = {"email": "email", "sms": "phone", "phone": "phone", "whatsapp": "phone"}
@@ -54,12 +53,11 @@ def activate(settings: Settings, redis: Redis, segment_id: str, purpose: str, ch
     segments = SegmentStore(redis, settings.topic_prefix, settings.interactions_partitions)
     segments.get(segment_id)
     store = ProfileStore(redis, settings.topic_prefix)
-    forgotten_key = KeyStore.from_settings(settings, redis).forgotten_key
     report = ActivationReport(segment_id, purpose, channel)
     kind = ADDRESS_KINDS.get(channel or "")
     for customer_id in _members(redis, segments.keys.members(segment_id)):
         report.members += 1
-        profile = _live_profile(store, redis, forgotten_key, customer_id, now)
+        profile = _live_profile(store, redis, customer_id, now)
         if profile is None:
             report.skipped_gone += 1
         elif not consent_allows(profile, purpose, channel):
@@ -78,14 +76,13 @@ def _members(redis: Redis, key: str) -> Iterator[str]:
         yield member.decode()
 
 
-def _live_profile(store: ProfileStore, redis: Redis, forgotten_key: str, customer_id: str, now: int) -> dict | None:
+def _live_profile(store: ProfileStore, redis: Redis, customer_id: str, now: int) -> dict | None:
     """The customer's profile, or None when it is no customer any more: merged into another,
     erased, or forgotten (checked here too: a forget shreds the keys before it erases Redis)."""
     root, nodes = store.resolve(customer_id)
     if root != customer_id:
         return None
-    states = redis.hmget(forgotten_key, [node.rsplit(":", 1)[1] for node in nodes])
-    if any(state is not None and not state.endswith(b":lifted") for state in states):
+    if any(map(is_forgotten, redis.hmget(forgotten_key(store.keys.ns), [n.rsplit(":", 1)[1] for n in nodes]))):
         return None
     partials = store.read_partials(nodes)
     return profile_view(reduce(merge, partials), root, now) if partials else None

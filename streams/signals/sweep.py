@@ -24,7 +24,7 @@ from streams.outbox import outbox_entry, record_id
 from streams.profiles.codec import decode_partial
 from streams.profiles.fold import Partial, merge
 from streams.segments.live import Evaluation, LiveSegments, evaluate_customer
-from streams.segments.store import SegmentStore
+from streams.segments.store import SegmentStore, forgotten_key, is_forgotten
 from streams.signals.due import SETTLE_LUA, owner
 from streams.signals.rules import SignalRules
 from streams.store import DEDUP_SUFFIX, ProfileStore
@@ -83,14 +83,22 @@ class SignalSweeper:
         return self._commit(partition, now, evaluations, customers, settle, forward)
 
     def _partials(self, customers: dict[str, list[str]]) -> dict[str, Partial]:
+        """The merged partial of each customer that has one and is not forgotten: between
+        a forget's key shredding and its Redis erasure nothing may be published about it."""
+        if not customers:
+            return {}
         pipe = self.store.redis.pipeline(transaction=False)
         order = [(root, node) for root, members in customers.items() for node in members]
         for _, node in order:
             pipe.hgetall(self.keys.partial(node))
+        pipe.hmget(forgotten_key(self.keys.ns), [root.rsplit(":", 1)[1] for root in customers])
+        *stored, states = pipe.execute()
+        forgotten = {root for root, state in zip(customers, states) if is_forgotten(state)}
         found: dict[str, list[Partial]] = defaultdict(list)
-        for (root, _), fields in zip(order, pipe.execute()):
-            found[root] += [decode_partial(blob) for field, blob in fields.items()
-                            if not field.endswith(DEDUP_SUFFIX.encode())]
+        for (root, _), fields in zip(order, stored):
+            if root not in forgotten:
+                found[root] += [decode_partial(blob) for field, blob in fields.items()
+                                if not field.endswith(DEDUP_SUFFIX.encode())]
         return {root: reduce(merge, partials) for root, partials in found.items()}
 
     def _commit(self, partition: int, now: int, evaluations: dict[str, Evaluation], customers: dict[str, list[str]],

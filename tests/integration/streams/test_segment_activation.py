@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import orjson
 import pytest
 from redis import Redis
 
@@ -30,6 +31,9 @@ from streams.profiles.fold import fold
 from streams.profiles.view import profile_view
 from streams.segments.activation import activate
 from streams.segments.store import SegmentStore
+from streams.signals.due import owner
+from streams.signals.rules import DAY_US
+from streams.signals.sweep import SignalSweeper
 from streams.store import ProfileStore
 from tests.integration.connectors.server import running_api
 from tests.integration.streams.population import (
@@ -130,6 +134,15 @@ def test_activation_exports_only_consenting_members_and_never_a_forgotten_one(se
     lines = []
     report = activate(settings, redis, "everyone", "marketing", "email", now_us(), lines.append)
     assert gone not in {line["customer_id"] for line in lines} and report.skipped_gone == 1  # keys shredded, not yet erased
+    kept = sorted(allowed)[1]
+    sweeper = SignalSweeper(store, settings.topics.signals, settings.interactions_partitions)
+    for customer in (gone, kept):  # due far in the future: stages move, so records would follow
+        partition = owner(customer, settings.interactions_partitions)
+        redis.zadd(store.keys.due(partition), {customer: 0})
+        sweeper.sweep(partition, now_us() + 400 * DAY_US)
+    queued = [orjson.loads(v)["record"]["customer_id"] for p in range(settings.interactions_partitions)
+              for v in redis.hvals(store.keys.outbox(p))]
+    assert kept in queued and gone not in queued, "nothing may be published about a forgotten customer"
     erase_customer(store, gone, nodes)
     segments = SegmentStore(redis, settings.topic_prefix, settings.interactions_partitions)
     assert gone not in segments.members("everyone", 1000) and segments.size("everyone") == len(truth) - 1

@@ -4,6 +4,7 @@ a customer's fields, and timers that say exactly when a time-based rule changes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from streams.profiles.fold import fold
 from streams.segments.live import evaluate_customer
 from streams.segments.rules import DAY_US, RuleError, compile_rule
-from streams.segments.store import Segment, check_rule, check_segment_id
+from panorama.privacy.keystore import KeyStore
+from streams.segments.store import Segment, check_rule, check_segment_id, forgotten_key, is_forgotten
 from streams.segments.view import personal_traits, profile_content, segment_fields
 from streams.signals.rules import SignalRules, evaluate
 from tests.unit.streams.budget import examples
@@ -57,6 +59,12 @@ def test_a_rule_naming_a_person_or_a_bad_id_is_refused():
         with pytest.raises(RuleError, match="lowercase letters"):
             check_segment_id(bad)
     assert check_segment_id("win-back_2") == "win-back_2"
+
+
+def test_the_forgotten_list_is_the_key_stores():
+    assert forgotten_key("ws") == KeyStore.forgotten_key.fget(SimpleNamespace(ns="ws"))
+    assert is_forgotten(b"1700000000000000") and not is_forgotten(b"1700000000000000:lifted")
+    assert not is_forgotten(None)
 
 
 def test_depth_and_size_are_bounded():
