@@ -4,8 +4,10 @@ the DLQ with readable reasons, acknowledged means durable."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+from redis import Redis
 
 from producers import InteractionProducer
 from panorama.privacy.crypto import parse, unseal
@@ -85,3 +87,15 @@ def test_invalid_events_land_in_the_dlq_with_a_readable_reason(settings):
     reasons = {e["reason"] for e in dlq}
     assert {"malformed", "invalid_uuid", "missing_identity", "unknown_type", "missing_payload"} <= reasons
     assert len(read_topic(settings, settings.topics.interactions)) == 1
+
+
+def test_leaving_the_block_closes_the_key_store_connection(settings):
+    with InteractionProducer(settings) as producer:
+        assert producer.send_and_wait([example_records()["track"]]).ok
+        client_id = producer.privacy.keystore.redis.client_id()
+    observer = Redis.from_url(settings.redis_address)
+    deadline = time.monotonic() + 5
+    while observer.client_list(client_id=[client_id]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert observer.client_list(client_id=[client_id]) == []
+    observer.close()

@@ -1,17 +1,24 @@
 """Bulk import into the real Kafka: exact rejection report, no new event on re-import,
-and the CLI wiring (`cdp keys create`, `cdp import`)."""
+worker processes that change nothing but the speed, and the CLI wiring (`cdp keys
+create`, `cdp import`)."""
 
 from __future__ import annotations
 
 import csv
+import uuid
+from collections import defaultdict
 
 import pytest
 from typer.testing import CliRunner
 
 from connectors.collector.write_keys import WriteKeyStore
+from connectors.importer.chunks import CHUNK_ROWS
 from connectors.importer.run import import_file
 from panorama.cli import app
+from panorama.stack.topics import ensure_topics
+from schemas.codec import InteractionCodec
 from tests.integration.connectors.readback import interactions
+from tests.integration.kafka_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -19,14 +26,14 @@ ROWS = 500
 BAD_ROWS = {7: ("total", "1.999"), 42: ("ordered_at", "someday"), 300: ("order_id", ""), 301: ("phone", "n/a")}
 
 
-def write_orders(path) -> None:
+def write_orders(path, rows: int = ROWS, bad_rows: dict = BAD_ROWS) -> None:
     with path.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["Bestellnummer", "Datum", "Betrag", "E-Mail", "Telefon", "Artikel", "Menge", "Preis"])
-        for n in range(1, ROWS + 1):
+        for n in range(1, rows + 1):
             row = {"order_id": f"o-{n}", "ordered_at": "10.06.2024 08:13", "total": "19.90", "phone": "030 1234567"}
-            if n in BAD_ROWS:
-                field, value = BAD_ROWS[n]
+            if n in bad_rows:
+                field, value = bad_rows[n]
                 row[field] = value
             out.writerow([row["order_id"], row["ordered_at"], row["total"], f" Kunde{n % 50}@Example.de ", row["phone"],
                           "MUG", "2", "9.95"])
@@ -65,12 +72,51 @@ def test_import_reports_exactly_and_a_second_import_adds_nothing(settings, tmp_p
     ids = {e["event_id"] for e in first}
     assert len(ids) == good
     sample = next(e for e in first if e["order"]["order_id"] == "o-1")
+    assert sample["event_id"] == "54a1902f-8b60-5615-bbdf-b1e33bce486a"  # as the importer before worker processes made it
     assert sample["identities"]["email"] == "kunde1@example.de" and sample["identities"]["phone"] == "+49301234567"
     assert sample["occurred_at"] == 1_718_000_000_000_000 - 20 * 1_000_000  # 08:13 Berlin = 06:13 UTC
 
     again = import_file(settings, data, "orders", mapping)
     assert again.events_produced == good
     assert {e["event_id"] for e in interactions(settings)} == ids  # re-delivered, not new: downstream dedups by id
+
+
+def by_partition(settings) -> dict[int, list[tuple[bytes, str]]]:
+    """(message key, event id) of every event, in log order, per partition."""
+    codec, found = InteractionCodec(), defaultdict(list)
+    for m in read_topic(settings, settings.topics.interactions):
+        found[m.partition()].append((m.key(), codec.decode(m.value())["event_id"]))
+    return dict(found)
+
+
+def test_worker_processes_change_nothing_but_the_speed(settings, tmp_path):
+    """The same file through 2 worker processes and through none: the same report, the
+    same rejects file, the same events in the same order on every partition."""
+    rows = 3 * CHUNK_ROWS + 17  # 4 chunks: each worker gets two, the last one short
+    bad = {7: ("total", "1.999"), CHUNK_ROWS + 1: ("ordered_at", "someday"), 2 * CHUNK_ROWS: ("order_id", ""),
+           rows: ("phone", "n/a")}
+    data, mapping = tmp_path / "bestellungen.csv", tmp_path / "mapping.toml"
+    write_orders(data, rows, bad)
+    mapping.write_text(MAPPING)
+    other = settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:10]}"})
+    ensure_topics(other)
+
+    alone = import_file(settings, data, "orders", mapping, workers=0)
+    rejects_alone = alone.rejects_file.read_text()
+    progress: list[tuple[int, int]] = []
+    shared = import_file(other, data, "orders", mapping, lambda done, n: progress.append((done, n)), workers=2)
+    assert (shared.rows_read, shared.events_produced, shared.rows_rejected) == (rows + 1, rows - len(bad), len(bad) + 1)
+    assert (alone.rows_read, alone.events_produced, alone.rows_rejected) == (rows + 1, rows - len(bad), len(bad) + 1)
+    assert shared.first_rejections == alone.first_rejections
+    assert shared.rejects_file.read_text() == rejects_alone
+    assert [n for _, n in progress] == [CHUNK_ROWS, 2 * CHUNK_ROWS, 3 * CHUNK_ROWS, rows + 1, rows + 1]
+    assert progress[-1][0] == data.stat().st_size
+    assert by_partition(other) == by_partition(settings)
+
+    again = import_file(other, data, "orders", mapping, workers=2)  # re-imported: re-delivered, nothing new
+    assert again.events_produced == rows - len(bad)
+    assert {i for events in by_partition(other).values() for _, i in events} == \
+        {i for events in by_partition(settings).values() for _, i in events}
 
 
 def test_cli_creates_keys_and_imports(settings, tmp_path, monkeypatch):

@@ -61,3 +61,26 @@ def test_import_settings_are_validated_before_any_io():
     with pytest.raises(ConnectorConfigError) as raised:
         OrderRowConnector({"timezone": "Mars/Olympus"})
     assert raised.value.field == "timezone"
+
+
+def test_row_events_are_the_records_interaction_would_build():
+    """The connectors copy a template instead of calling records.interaction per row: the
+    record must be the same, field for field, and no two events may share a dict."""
+    from connectors import records
+
+    order = {"order_id": "o-9", "ordered_at": "2024-06-10 08:13:20", "total": "5", "customer_id": "c-9", "sku": "MUG"}
+    connector = OrderRowConnector()
+    [event] = connector.to_events(order, RECEIVED_AT)
+    expected = records.interaction(
+        "order_placed", event_id=records.batch_event_id("orders", "o-9"), occurred_at=1_718_007_200_000_000,
+        received_at=RECEIVED_AT, connector="orders", channel="import", identities={"user_id": "c-9"},
+        payload=event["order"])
+    assert event == expected
+    [again] = connector.to_events(order, RECEIVED_AT)
+    for name, value in event.items():
+        assert not isinstance(value, dict) or value is not again[name], name
+    customer = CustomerRowConnector({"channel": "crm"}).to_events({"customer_id": "c-1", "marketing_consent": "no"}, RECEIVED_AT)[0]
+    assert customer == records.interaction(
+        "identify", event_id=records.batch_event_id("customers", "c-1", ""), occurred_at=RECEIVED_AT,
+        received_at=RECEIVED_AT, connector="customers", channel="crm", identities={"user_id": "c-1"},
+        payload=customer["traits"], consent={"marketing": False})
