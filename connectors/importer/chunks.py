@@ -8,16 +8,16 @@ did the work. Everything a worker needs travels in :class:`ImportTask` (picklabl
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import Any
 
 from connectors import registry
 from connectors.importer.mapping import Mapping
-from connectors.importer.readers import read_rows
+from connectors.importer.readers import build_row, scan_rows
 from connectors.privacy_keys import prefetch_keys
 from panorama.errors import ContractError
 from panorama.settings import Settings
@@ -52,11 +52,16 @@ class ChunkResult:
     rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, field, code, problem)
 
 
-def chunks(path: Path) -> Iterator[list[Row]]:
-    """The rows of ``path`` in chunks of CHUNK_ROWS."""
-    rows = read_rows(path)
-    while chunk := list(islice(rows, CHUNK_ROWS)):
-        yield chunk
+def chunks(path: Path, wanted: Callable[[int], bool] = lambda index: True) -> Iterator[tuple[int, list[Row]]]:
+    """(index, rows) of the chunks of CHUNK_ROWS rows of ``path``, those ``wanted(index)``
+    only; the others are scanned (to number the rows) but not built."""
+    scanned = scan_rows(path)
+    for index in count():
+        chunk = list(islice(scanned, CHUNK_ROWS))
+        if not chunk:
+            return
+        if wanted(index):
+            yield index, [(number, build_row(found), position) for number, found, position in chunk]
 
 
 class ChunkEncoder:
@@ -103,7 +108,7 @@ def encode_in_process(task: ImportTask) -> Iterator[ChunkResult]:
     """Every chunk's result, in file order, worked out in this process."""
     encoder = ChunkEncoder(task)
     try:
-        for chunk in chunks(task.path):
+        for _, chunk in chunks(task.path):
             yield encoder(chunk)
     finally:
         encoder.close()

@@ -1,7 +1,7 @@
 """Spreading an import's CPU work over worker processes while keeping its order.
 
-Every worker reads the whole file (reading is cheap next to mapping, sealing and
-encoding) and works out only its share of the chunks: chunk ``i`` belongs to worker
+Every worker scans the whole file (cheap next to mapping, sealing and encoding; it
+builds only its own rows) and works out only its share of the chunks: chunk ``i`` belongs to worker
 ``i % workers``. The importing process takes the results back round-robin, which is file
 order, and is the only one that produces: the events reach Kafka in the same order as a
 one-process import (per-customer order holds), row numbers and the rejects report are
@@ -73,9 +73,8 @@ def _work(task: ImportTask, index: int, workers: int, results: Any) -> None:
     try:
         with fewer_collections():
             encoder = ChunkEncoder(task)
-            for number, chunk in enumerate(chunks(task.path)):
-                if number % workers == index:
-                    results.put(encoder(chunk))
+            for _, chunk in chunks(task.path, lambda number: number % workers == index):
+                results.put(encoder(chunk))
         results.put(_DONE)
     except Exception as e:  # noqa: BLE001 - handed to the importing process, which raises it
         results.put(_picklable(e))

@@ -1,6 +1,13 @@
 """Streaming readers: rows of a CSV, JSON Lines or Parquet file, one at a time, in
 constant memory, each with its 1-based row number (the header line is not a row) and the
-bytes consumed so far (for the progress bar)."""
+bytes consumed so far (for the progress bar).
+
+Reading is split in two: :func:`scan_rows` finds each row and its number at the least
+cost (a CSV line split into values, a JSON line left as text, a Parquet batch left in
+Arrow), and :func:`build_row` turns what it found into the row dict. An import worker
+scans the whole file, to number rows as everyone else does, but builds only the rows of
+its own chunks.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,10 @@ import orjson
 
 from panorama.errors import ConnectorError, ContractError
 
-PARQUET_BATCH_ROWS = 8192
+# Small batches: an import worker converts to Python only the batches its chunks touch.
+PARQUET_BATCH_ROWS = 1024
+
+Scanned = tuple[int, Any, int]  # (row number, what build_row takes, bytes read so far)
 
 
 def file_format(path: Path) -> str:
@@ -27,6 +37,11 @@ def file_format(path: Path) -> str:
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | ContractError, int]]:
     """(row number, row or the reason it cannot be read, bytes read so far)."""
+    for number, found, position in scan_rows(path):
+        yield number, build_row(found), position
+
+
+def scan_rows(path: Path) -> Iterator[Scanned]:
     kind = file_format(path)
     if kind == "parquet":
         yield from _parquet(path)
@@ -38,7 +53,60 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | ContractError,
             yield number, row, binary.tell()
 
 
-def _csv(text: io.TextIOWrapper) -> Iterator[tuple[int, dict | ContractError]]:
+def build_row(found: Any) -> dict[str, Any] | ContractError:
+    """The row (or the reason it cannot be read) from what :func:`scan_rows` found."""
+    return found if isinstance(found, ContractError) else found.build()
+
+
+class _CsvRow:
+    __slots__ = ("header", "values")
+
+    def __init__(self, header: list[str], values: list[str]):
+        self.header, self.values = header, values
+
+    def build(self) -> dict[str, Any]:
+        return dict(zip(self.header, self.values))
+
+
+class _JsonRow:
+    __slots__ = ("line",)
+
+    def __init__(self, line: str):
+        self.line = line
+
+    def build(self) -> dict[str, Any] | ContractError:
+        try:
+            row = orjson.loads(self.line)
+        except orjson.JSONDecodeError as e:
+            return ContractError("<row>", f"not valid JSON: {e}", "malformed_row")
+        return row if isinstance(row, dict) else ContractError("<row>", "must be a JSON object", "malformed_row")
+
+
+class _ParquetRow:
+    """Row ``index`` of a batch converted to Python on the first row built from it."""
+
+    __slots__ = ("batch", "index")
+
+    def __init__(self, batch: _ParquetBatch, index: int):
+        self.batch, self.index = batch, index
+
+    def build(self) -> dict[str, Any]:
+        return self.batch.rows()[self.index]
+
+
+class _ParquetBatch:
+    __slots__ = ("arrow", "python")
+
+    def __init__(self, arrow: Any):
+        self.arrow, self.python = arrow, None
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.python is None:
+            self.python = self.arrow.to_pylist()
+        return self.python
+
+
+def _csv(text: io.TextIOWrapper) -> Iterator[tuple[int, _CsvRow | ContractError]]:
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None:
@@ -51,22 +119,16 @@ def _csv(text: io.TextIOWrapper) -> Iterator[tuple[int, dict | ContractError]]:
                 continue
             yield number, ContractError("<row>", f"has {len(values)} columns, the header has {width}", "malformed_row")
         else:
-            yield number, dict(zip(header, values))
+            yield number, _CsvRow(header, values)
 
 
-def _jsonl(text: io.TextIOWrapper) -> Iterator[tuple[int, dict | ContractError]]:
+def _jsonl(text: io.TextIOWrapper) -> Iterator[tuple[int, _JsonRow]]:
     for number, line in enumerate(text, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            yield number, ContractError("<row>", f"not valid JSON: {e}", "malformed_row")
-            continue
-        yield number, row if isinstance(row, dict) else ContractError("<row>", "must be a JSON object", "malformed_row")
+        if line.strip():
+            yield number, _JsonRow(line)
 
 
-def _parquet(path: Path) -> Iterator[tuple[int, dict | ContractError, int]]:
+def _parquet(path: Path) -> Iterator[Scanned]:
     try:
         import pyarrow.parquet as pq
     except ImportError as e:
@@ -75,7 +137,8 @@ def _parquet(path: Path) -> Iterator[tuple[int, dict | ContractError, int]]:
     size = path.stat().st_size
     total = parquet.metadata.num_rows or 1
     number = 0
-    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        for row in batch.to_pylist():
+    for arrow in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        batch = _ParquetBatch(arrow)
+        for index in range(arrow.num_rows):
             number += 1
-            yield number, row, size * number // total
+            yield number, _ParquetRow(batch, index), size * number // total

@@ -41,3 +41,16 @@ def test_mapping_renames_columns_and_carries_settings(tmp_path):
     bad.write_text('{"colums": {}}')
     with pytest.raises(ConnectorError, match="unknown sections"):
         load_mapping(bad)
+
+
+def test_chunks_not_wanted_are_numbered_but_not_built(tmp_path, monkeypatch):
+    from connectors.importer import chunks as chunking
+
+    monkeypatch.setattr(chunking, "CHUNK_ROWS", 2)
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id\nc1\nc2\n\nc3\nc4\nc5\n", "utf-8")
+    built = []
+    monkeypatch.setattr(chunking, "build_row", lambda found: built.append(found) or found.build())
+    [(index, chunk)] = list(chunking.chunks(path, lambda i: i == 1))
+    assert index == 1 and [(n, r) for n, r, _ in chunk] == [(4, {"customer_id": "c3"}), (5, {"customer_id": "c4"})]
+    assert len(built) == 2
