@@ -4,11 +4,16 @@ moment. ``docs/analytics.md`` documents the columns; ``test_analytics_truth.py``
 ``test_profile_views.py`` (``tests/integration/projections/``) recompute each in plain
 Python from the same input.
 
-Until identity resolution lands, a customer is the routing identity (``customer_key``):
-events of one person that carry different strongest identities count apart.
+The event-based views exist in two spaces (:class:`Space`). Migration 4 created them over
+``events`` grouped by the routing identity (``customer_key``), so one person seen under an
+anonymous id, an email and a user id counted three times. Migration 8 replaces them with
+the same SQL over ``customer_events`` grouped by ``customer_id``: each identity's events
+belong to the customer it is stitched to *now*, so a late stitch moves past activity too.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 CONVERSION_WINDOW_DAYS = 7
 FUNNEL_WINDOW_SECONDS = 7 * 86_400
@@ -17,7 +22,19 @@ HIGH_TIER_SCORE = 11
 MID_TIER_SCORE = 7
 
 
-def rfm() -> str:
+@dataclass(frozen=True)
+class Space:
+    """Where a view reads events and which of their columns names the customer."""
+
+    events: str
+    customer: str
+
+
+ROUTING_KEYS = Space("events", "customer_key")  # migration 4: each routing identity counts apart
+CUSTOMERS = Space("customer_events", "customer_id")  # migration 8: identities stitched to customers
+
+
+def rfm(space: Space) -> str:
     """Recency, frequency, monetary value per customer who ordered.
 
     Each score is 1..5 by rank among customers (``1 + intDiv(5 * (rank - 1), customers)``,
@@ -26,16 +43,16 @@ def rfm() -> str:
     """
     return f"""CREATE VIEW IF NOT EXISTS rfm AS
 WITH
-    (SELECT max(occurred_at) FROM events WHERE type = 'order_placed') AS as_of,
+    (SELECT max(occurred_at) FROM {space.events} WHERE type = 'order_placed') AS as_of,
     per_customer AS (
         SELECT
-            customer_key,
+            {space.customer},
             dateDiff('day', max(occurred_at), as_of) AS recency_days,
             count() AS frequency,
             sum(order_total_minor) AS monetary_minor
-        FROM events
+        FROM {space.events}
         WHERE type = 'order_placed'
-        GROUP BY customer_key
+        GROUP BY {space.customer}
     ),
     scored AS (
         SELECT
@@ -46,34 +63,34 @@ WITH
         FROM per_customer
     )
 SELECT
-    customer_key, recency_days, frequency, monetary_minor, r_score, f_score, m_score,
+    {space.customer}, recency_days, frequency, monetary_minor, r_score, f_score, m_score,
     r_score + f_score + m_score AS rfm_score,
     multiIf(rfm_score >= {HIGH_TIER_SCORE}, 'high', rfm_score >= {MID_TIER_SCORE}, 'mid', 'low') AS value_tier
 FROM scored"""
 
 
-def cohort_retention() -> str:
+def cohort_retention(space: Space) -> str:
     """Customers by the month of their first order, and the share ordering again N months later."""
-    return """CREATE VIEW IF NOT EXISTS cohort_retention AS
+    return f"""CREATE VIEW IF NOT EXISTS cohort_retention AS
 WITH
     orders AS (
-        SELECT customer_key, toStartOfMonth(occurred_at) AS month FROM events WHERE type = 'order_placed'
+        SELECT {space.customer}, toStartOfMonth(occurred_at) AS month FROM {space.events} WHERE type = 'order_placed'
     ),
-    firsts AS (SELECT customer_key, min(month) AS cohort_month FROM orders GROUP BY customer_key),
+    firsts AS (SELECT {space.customer}, min(month) AS cohort_month FROM orders GROUP BY {space.customer}),
     sizes AS (SELECT cohort_month, count() AS cohort_size FROM firsts GROUP BY cohort_month)
 SELECT
     f.cohort_month AS cohort_month,
     dateDiff('month', f.cohort_month, o.month) AS months_since_first,
-    uniqExact(o.customer_key) AS customers,
+    uniqExact(o.{space.customer}) AS customers,
     any(s.cohort_size) AS cohort_size,
     customers / cohort_size AS retention
 FROM orders AS o
-INNER JOIN firsts AS f ON o.customer_key = f.customer_key
+INNER JOIN firsts AS f ON o.{space.customer} = f.{space.customer}
 INNER JOIN sizes AS s ON s.cohort_month = f.cohort_month
 GROUP BY cohort_month, months_since_first"""
 
 
-def campaign_performance() -> str:
+def campaign_performance(space: Space) -> str:
     """Per email campaign: sends, unique recipients/openers/clickers and rates, and the
     orders (count and revenue) a clicker placed within CONVERSION_WINDOW_DAYS of their
     first click on that campaign."""
@@ -83,25 +100,25 @@ WITH
         SELECT
             campaign_id,
             countIf(type = 'email_sent') AS sends,
-            uniqExactIf(customer_key, type = 'email_sent') AS recipients,
-            uniqExactIf(customer_key, type = 'email_opened') AS openers,
-            uniqExactIf(customer_key, type = 'email_clicked') AS clickers
-        FROM events
+            uniqExactIf({space.customer}, type = 'email_sent') AS recipients,
+            uniqExactIf({space.customer}, type = 'email_opened') AS openers,
+            uniqExactIf({space.customer}, type = 'email_clicked') AS clickers
+        FROM {space.events}
         WHERE type IN ('email_sent', 'email_opened', 'email_clicked') AND campaign_id != ''
         GROUP BY campaign_id
     ),
     first_clicks AS (
-        SELECT campaign_id, customer_key, min(occurred_at) AS clicked_at
-        FROM events
+        SELECT campaign_id, {space.customer}, min(occurred_at) AS clicked_at
+        FROM {space.events}
         WHERE type = 'email_clicked' AND campaign_id != ''
-        GROUP BY campaign_id, customer_key
+        GROUP BY campaign_id, {space.customer}
     ),
     conversions AS (
         SELECT c.campaign_id AS campaign_id, count() AS conversions, sum(o.order_total_minor) AS revenue_minor
         FROM first_clicks AS c
         INNER JOIN (
-            SELECT customer_key, occurred_at, order_total_minor FROM events WHERE type = 'order_placed'
-        ) AS o ON o.customer_key = c.customer_key
+            SELECT {space.customer}, occurred_at, order_total_minor FROM {space.events} WHERE type = 'order_placed'
+        ) AS o ON o.{space.customer} = c.{space.customer}
         WHERE o.occurred_at >= c.clicked_at AND o.occurred_at < c.clicked_at + INTERVAL {CONVERSION_WINDOW_DAYS} DAY
         GROUP BY campaign_id
     )
@@ -115,33 +132,33 @@ FROM engagement AS e
 LEFT JOIN conversions AS cv ON cv.campaign_id = e.campaign_id"""
 
 
-def channel_mix() -> str:
+def channel_mix(space: Space) -> str:
     """Per month and channel: events, customers and the channel's share of the month's events."""
-    return """CREATE VIEW IF NOT EXISTS channel_mix AS
+    return f"""CREATE VIEW IF NOT EXISTS channel_mix AS
 SELECT
     toStartOfMonth(occurred_at) AS month,
     channel,
     count() AS events,
-    uniqExact(customer_key) AS customers,
+    uniqExact({space.customer}) AS customers,
     events / sum(events) OVER (PARTITION BY month) AS share_of_events
-FROM events
+FROM {space.events}
 GROUP BY month, channel"""
 
 
-def email_to_order_funnel() -> str:
+def email_to_order_funnel(space: Space) -> str:
     """windowFunnel example: how far customers get along opened -> clicked -> ordered
     within FUNNEL_WINDOW_SECONDS of the open (0 = never opened)."""
     return f"""CREATE VIEW IF NOT EXISTS email_to_order_funnel AS
 SELECT steps_completed, count() AS customers
 FROM (
     SELECT
-        customer_key,
+        {space.customer},
         windowFunnel({FUNNEL_WINDOW_SECONDS})(
             toDateTime(occurred_at), type = 'email_opened', type = 'email_clicked', type = 'order_placed'
         ) AS steps_completed
-    FROM events
+    FROM {space.events}
     WHERE type IN ('email_opened', 'email_clicked', 'order_placed')
-    GROUP BY customer_key
+    GROUP BY {space.customer}
 )
 GROUP BY steps_completed"""
 
@@ -174,3 +191,9 @@ INNER JOIN profiles AS p ON p.customer_id = m.customer_id
 INNER JOIN sizes AS s ON s.segment_id = m.segment_id
 WHERE p.orders > 0
 GROUP BY segment_id, currency"""
+
+
+def event_views(space: Space) -> tuple[str, ...]:
+    """The views computed from events, in ``space``."""
+    return (rfm(space), cohort_retention(space), campaign_performance(space), channel_mix(space),
+            email_to_order_funnel(space))

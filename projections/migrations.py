@@ -31,10 +31,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "daily channel aggregates", (
         ddl.daily_channel_stats(), ddl.daily_channel_stats_mv(), ddl.daily_channel_activity_view(), ddl.daily_revenue_view(),
     )),
-    Migration(4, "analytics views", (
-        analytics.rfm(), analytics.cohort_retention(), analytics.campaign_performance(),
-        analytics.channel_mix(), analytics.email_to_order_funnel(),
-    )),
+    Migration(4, "analytics views", analytics.event_views(analytics.ROUTING_KEYS)),
     Migration(5, "lifecycle distribution and revenue by segment", (
         analytics.lifecycle_distribution(), analytics.revenue_by_segment(),
     )),
@@ -44,6 +41,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ddl.customer_lifecycle_view(),
         ddl.lifecycle_distribution_from_signals(), ddl.customer_events_view(),
     )),
+    Migration(8, "analytics views per customer (identities stitched)",
+              tuple(ddl.replaced(view) for view in analytics.event_views(analytics.CUSTOMERS))),
 )
 
 _CREATED = re.compile(r"CREATE (?:OR REPLACE )?(TABLE|VIEW|MATERIALIZED VIEW) (?:IF NOT EXISTS )?(\w+)")
