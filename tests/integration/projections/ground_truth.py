@@ -1,12 +1,17 @@
 """The analytics views recomputed in plain Python from the events themselves, as an
-independent check of the SQL (same definitions, see ``projections/analytics.py``)."""
+independent check of the SQL (same definitions, see ``projections/analytics.py``).
+
+Every function takes ``(customer, record)`` pairs; :func:`stitch` names the customers the
+way a person would: identities seen together in one event belong to one customer, from
+the events alone (no identity graph, no worker, no ClickHouse)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
-from projections.analytics import CONVERSION_WINDOW_DAYS, HIGH_TIER_SCORE, MID_TIER_SCORE
+from projections.analytics import CONVERSION_WINDOW_DAYS, FUNNEL_WINDOW_SECONDS, HIGH_TIER_SCORE, MID_TIER_SCORE
+from streams.identity.nodes import NodeNamer
 
 DAY_US = 86_400_000_000
 
@@ -92,3 +97,67 @@ def campaign_performance(events: list[tuple[str, dict]]) -> dict[str, dict]:
         out[c] = {"sends": sends[c], "recipients": recipients, "openers": len(by_type["email_opened"]),
                   "clickers": len(by_type["email_clicked"]), "conversions": conversions, "revenue_minor": revenue}
     return out
+
+
+def stitch(records: list[dict], namer: NodeNamer) -> tuple[list[str], dict[str, str]]:
+    """Union-find over the identities that appear together in an event. Returns each
+    record's customer (the smallest node of its component) and a translation of every name
+    the views may give that customer — each node (``kind:hash``) and its bare hash (an
+    identity no record has named yet) — to it."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    nodes_of = []
+    for r in records:
+        nodes = [node for node, _ in namer.nodes(r["identities"])]
+        for other in nodes:
+            parent[root(other)] = root(nodes[0])
+        nodes_of.append(nodes)
+    components = defaultdict(list)
+    for node in list(parent):
+        components[root(node)].append(node)
+    name = {}
+    for members in components.values():
+        customer = min(members)
+        for node in members:
+            name[node] = name[node.rpartition(":")[2]] = customer
+    return [name[nodes[0]] for nodes in nodes_of], name
+
+
+def channel_mix(events: list[tuple[str, dict]]) -> dict[tuple[date, str], tuple[int, int]]:
+    """(month, channel) -> (events, distinct customers)."""
+    counts, customers = defaultdict(int), defaultdict(set)
+    for k, r in events:
+        d = _day(r["occurred_at"])
+        cell = (date(d.year, d.month, 1), r["source"]["channel"])
+        counts[cell] += 1
+        customers[cell].add(k)
+    return {cell: (n, len(customers[cell])) for cell, n in counts.items()}
+
+
+FUNNEL_STEPS = ("email_opened", "email_clicked", "order_placed")
+
+
+def email_to_order_funnel(events: list[tuple[str, dict]]) -> dict[int, int]:
+    """steps completed -> customers, as ``windowFunnel`` counts them: events in (second,
+    step) order; an open starts a chain (the latest open restarts it), a later step extends
+    the chain of the step before it while within the window of that chain's open."""
+    timeline = defaultdict(list)
+    for k, r in events:
+        if r["type"] in FUNNEL_STEPS:
+            timeline[k].append((r["occurred_at"] // 1_000_000, FUNNEL_STEPS.index(r["type"])))
+    reached = defaultdict(int)
+    for steps in timeline.values():
+        chain: list[int | None] = [None] * len(FUNNEL_STEPS)  # the open each step's chain started at
+        for second, step in sorted(steps):
+            if step == 0:
+                chain[0] = second
+            elif chain[step - 1] is not None and second <= chain[step - 1] + FUNNEL_WINDOW_SECONDS:
+                chain[step] = chain[step - 1]
+        reached[max((i + 1 for i, start in enumerate(chain) if start is not None), default=0)] += 1
+    return dict(reached)

@@ -1,6 +1,8 @@
-"""A test population with known ground truth: the demo population with every event of a
-signed-up customer carrying that customer's user_id, so all of one customer's events
-share one routing key (``customer_key``) until identity resolution exists."""
+"""Test populations with known ground truth. :func:`population`: the demo population with
+every event of a signed-up customer carrying that customer's user_id, so all of one
+customer's events share one routing key (``customer_key``) — for the sink tests, which need
+no identity resolution. :func:`late_stitched`: the demo's own identities (anonymous visits,
+e-mails keyed by address, orders by user id), some customers' sign-ups arriving late."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import copy
 from connectors.demo import generate_population
 from producers.keys import RoutingKeys
 from panorama.settings import Settings
+from tests.integration.streams.population import Customer
 
 BLANK_IDENTITIES = {"user_id": None, "anonymous_id": None, "email": None, "phone": None, "device_id": None,
                     "external_ids": {}}
@@ -35,3 +38,15 @@ def customer_keys(settings: Settings, records: list[dict]) -> list[str]:
     """The routing key of each record, as the producer computes it (the Kafka key)."""
     keys = RoutingKeys(settings.routing_key_secret.get_secret_value().encode())
     return [keys.for_identities(r["identities"]).decode() for r in records]
+
+
+def late_stitched(customers: list[Customer], every: int = 4) -> tuple[list[dict], list[dict]]:
+    """(early, late) events: the sign-up of every ``every``-th customer — the one event that
+    ties its anonymous visits, e-mail and phone to its user id — is held back as ``late``,
+    so until it arrives that customer is several customers."""
+    early, late = [], []
+    for n, customer in enumerate(customers):
+        for event in customer.events:
+            signup = event["type"] == "identify" and event["identities"]["anonymous_id"]
+            (late if signup and n % every == 0 else early).append(event)
+    return early, late
