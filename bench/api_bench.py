@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -20,7 +23,7 @@ from pathlib import Path
 import httpx
 from redis import Redis
 
-from bench.collector_bench import start_collector, wait_up
+from bench.collector_bench import WORKERS, start_collector, wait_up
 from bench.report import Figure, print_figures
 from connectors.collector.write_keys import WriteKeyStore
 from panorama.errors import ProfileNotFound
@@ -58,24 +61,95 @@ def _one_profile(settings: Settings, url: str) -> str:
         worker.join(30)
 
 
-async def _open_loop(url: str, path: str, key: str, rate: int, seconds: float) -> list[float]:
-    """Latencies (µs) of requests sent at ``rate``/s on a fixed schedule, whatever the answers' pace."""
-    latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30,
-                                 limits=httpx.Limits(max_connections=64)) as client:
-        async def one() -> None:
-            started = time.perf_counter()
-            answer = await client.get(path)
-            answer.raise_for_status()
-            latencies.append((time.perf_counter() - started) * 1e6)
+async def _exchange(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes) -> int:
+    """Send one keep-alive HTTP/1.1 request, read its whole answer; the status."""
+    reader, writer = connection
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status, length = int(head[9:12]), 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
 
-        await client.get(path)  # warm the key cache and the connection pool
-        tasks, start = [], time.perf_counter()
-        for n in range(int(rate * seconds)):
-            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.gather(*tasks)
+
+async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) -> list[float]:
+    """Latencies (µs) of GETs scheduled at ``rate``/s, each timed from when it was due to be
+    sent (so a slow answer delays no later request and a stall is not hidden: open loop).
+    Raw keep-alive HTTP/1.1 on a pool of connections, a new one whenever none is idle: an
+    HTTP client library costs more CPU per request than the server's answer."""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
+    latencies: list[float] = []
+    failures: list[int] = []
+
+    async def one(due: float) -> None:
+        connection = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        status = await _exchange(connection, request)
+        latencies.append((time.perf_counter() - due) * 1e6)
+        idle.append(connection)
+        if status != 200:
+            failures.append(status)
+
+    for _ in range(50):  # warm the key cache and every connection
+        await one(time.perf_counter())
+    latencies.clear()
+    tasks, start = [], time.perf_counter()
+    for n in range(int(rate * seconds)):
+        due = start + n / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    for _reader, writer in idle:
+        writer.close()
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests to {path} failed, e.g. HTTP {failures[0]}")
     return latencies
+
+
+def _load(port: int, path: str, key: str, rate: int, seconds: float, out) -> None:
+    """Child process: the load generator, so it never competes with the bench's own loop."""
+    out.put(asyncio.run(_open_loop(port, path, key, rate, seconds)))
+
+
+def _offer(port: int, path: str, key: str, rate: int, seconds: float) -> list[float]:
+    spawn = multiprocessing.get_context("spawn")
+    out = spawn.Queue()
+    child = spawn.Process(target=_load, args=(port, path, key, rate, seconds, out))
+    child.start()
+    try:
+        return out.get(timeout=seconds + 120)
+    finally:
+        child.join(30)
+
+
+def _cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants (the
+    uvicorn supervisor and its workers). Linux /proc; a figure that other processes on a
+    shared machine disturb far less than latency."""
+    parents, used = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], used[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(used.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(process: subprocess.Popen, port: int, path: str, key: str, rate: int, seconds: float) -> tuple[list[float], float]:
+    """(latencies µs, server CPU µs per request) of ``path`` under the offered load."""
+    before = _cpu_seconds(process.pid)
+    latencies = _offer(port, path, key, rate, seconds)
+    return latencies, (_cpu_seconds(process.pid) - before) / len(latencies) * 1e6
 
 
 def _p(latencies: list[float], q: int) -> float:
@@ -104,16 +178,18 @@ def run(settings: Settings, rate: int = 300, seconds: float = 5.0) -> list[Figur
         store = KeyStore(settings)
         key, _ = store.create("bench", "support", rate_limit=rate * 10)
         store.close()
-        reads = asyncio.run(_open_loop(url, f"/v1/profiles/{customer}", key, rate, seconds))
-        bare = asyncio.run(_open_loop(url, "/v1/keys/me", key, rate, seconds))
+        reads, reads_cpu = _measured(process, port, f"/v1/profiles/{customer}", key, rate, seconds)
+        bare, bare_cpu = _measured(process, port, "/v1/keys/me", key, rate, seconds)
     finally:
         process.terminate()
         process.wait(30)
     audit = _audit_alone(settings)
-    note = f"{rate} req/s offered for {seconds:g} s, one API process"
+    note = f"{rate} req/s offered for {seconds:g} s (open loop), {WORKERS} API processes"
     return [
         Figure("profile read p50 (key, Redis, audit acked)", _p(reads, 50), "µs", "authenticated /v1/keys/me p50", _p(bare, 50), note),
         Figure("profile read p99", _p(reads, 99), "µs", "authenticated /v1/keys/me p99", _p(bare, 99), note),
+        Figure("profile read: server CPU per request", reads_cpu, "µs", "authenticated /v1/keys/me", bare_cpu,
+               f"{note}; all API processes, warm-up requests included"),
         Figure("audit event acknowledged (acks=all), p50", _p(audit, 50), "µs", note="sequential, one at a time"),
         Figure("audit event acknowledged (acks=all), p99", _p(audit, 99), "µs", note="sequential, one at a time"),
     ]
