@@ -18,7 +18,7 @@ from panorama.settings import Settings
 from projections.backend import Backend
 from projections.migrations import apply_migrations, drop_everything
 from projections.record_sink import replay_records
-from projections.sink import EventsSink, SinkStats
+from projections.sink import BATCH_SIZE, EventsSink, SinkStats
 
 
 def log_size(settings: Settings) -> int:
@@ -27,7 +27,7 @@ def log_size(settings: Settings) -> int:
 
 
 def replay(settings: Settings, backend: Backend, on_progress: Callable[[int], None] | None = None,
-           batch_size: int = 50_000) -> SinkStats:
+           batch_size: int = BATCH_SIZE) -> SinkStats:
     """Drop and rebuild; ``on_progress(events_in_batch)`` after each committed batch."""
     drop_everything(backend)
     apply_migrations(backend)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 STATE_QUERIES = {
     "events": "SELECT * EXCEPT (kafka_partition, kafka_offset) FROM events ORDER BY event_id",
-    "rfm": "SELECT * FROM rfm ORDER BY customer_key",
+    "rfm": "SELECT * FROM rfm ORDER BY customer_id",
     "cohort_retention": "SELECT * FROM cohort_retention ORDER BY cohort_month, months_since_first",
     "campaign_performance": "SELECT * FROM campaign_performance ORDER BY campaign_id",
     "channel_mix": "SELECT * FROM channel_mix ORDER BY month, channel",
