@@ -54,6 +54,7 @@ RULES = {
     "quiet": {"field": "last_seen", "op": "older_than_days", "value": 60},
 }
 SEGMENTS = len(RULES)
+ROUNDS = 3  # alternate the two sweeps; keep each one's best (the cores are shared)
 
 
 def _partials(customers: int) -> dict[str, Partial]:
@@ -96,13 +97,13 @@ def run(settings: Settings, customers: int = 5000) -> list[Figure]:
     live = _segments(Redis.from_url(settings.redis_address), ns, True).list()
     rules = SignalRules()
     items = list(partials.items())
-    signals_only = max(cpu_rate(len(items), lambda: [evaluate(p, NOW, rules) for _, p in items]) for _ in range(3))
+    signals_only = max(cpu_rate(len(items), lambda: [evaluate(p, NOW, rules) for _, p in items]) for _ in range(ROUNDS))
     no_segment = max(cpu_rate(len(items), lambda: [evaluate_customer(c, p, NOW, rules, []) for c, p in items])
-                     for _ in range(3))
+                     for _ in range(ROUNDS))
     with_segments = max(cpu_rate(len(items), lambda: [evaluate_customer(c, p, NOW, rules, live) for c, p in items])
-                        for _ in range(3))
-    plain_sweep = _sweep_rate(settings, partials, False)
-    segment_sweep = _sweep_rate(settings, partials, True)
+                        for _ in range(ROUNDS))
+    sweeps = [(_sweep_rate(settings, partials, False), _sweep_rate(settings, partials, True)) for _ in range(ROUNDS)]
+    plain_sweep, segment_sweep = (max(found) for found in zip(*sweeps))
     return [
         Figure(f"evaluate a customer: signals + profile + {SEGMENTS} segments (pure)", with_segments, "customers/s",
                "signal rules alone", signals_only, "CPU seconds of this process"),
