@@ -1,7 +1,8 @@
 """Live segments in the signal sweep: the pure per-customer evaluation, and what the sweep
 writes in its transaction when membership or the pseudonymous profile moved.
 
-Records (see /work/briefs/contracts.md), queued in the partition's outbox with the state:
+Records, queued in the partition's outbox with the state (formats also in streams/README.md,
+"Live segments"; the ClickHouse record sink reads them, projections/records.py):
 
 * ``<prefix>.segments``: ``{id, segment_id, customer_id, is_member, version, changed_at,
   recorded_at}``, one per enter or leave; ``version`` counts the changes of (segment,

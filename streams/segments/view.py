@@ -1,7 +1,7 @@
 """What segments see of a customer, and the pseudonymous profile record, both computed
 from the merged partial and its signals in the sweep (no I/O).
 
-The profile record (``<prefix>.profiles``, see /work/briefs/contracts.md) carries no
+The profile record (``<prefix>.profiles``, read by projections/records.py) carries no
 identities and no trait the event contract tags ``pii`` (names, e-mail, phone, birthday,
 address): what is left is pseudonymous, keyed by the customer id (a keyed hash).
 """
