@@ -18,6 +18,7 @@ from streams.segments.store import Segment, check_rule, check_segment_id, forgot
 from streams.segments.view import personal_traits, profile_content, segment_fields
 from streams.signals.rules import SignalRules, evaluate
 from tests.unit.streams.budget import examples
+from tests.unit.streams.events import histories
 
 NOW = 20_000 * DAY_US + 13 * 3_600_000_000  # 2024-10-04 13:00 UTC
 
@@ -165,3 +166,25 @@ def test_the_profile_record_holds_no_personal_trait_and_no_identity():
     assert content["orders"] == 1 and content["revenue_minor"] == 500 and content["currency"] == "EUR"
     assert "ana@example.com" not in str(content) and content["deleted"] is False
     assert segment_fields(partial, evaluate(partial, NOW))["traits"]["birthday"] == "1990-01-02"
+
+
+TIMED = [Segment(name, {}, condition=compile_rule(rule)) for name, rule in {
+    "lapsed": {"all": [{"field": "lifecycle.stage", "op": "in", "value": ["at_risk", "churned"]},
+                       {"not": {"field": "consent.marketing", "op": "=", "value": False}}]},
+    "recent": {"any": [{"field": "last_purchase", "op": "within_last_days", "value": 45},
+                       {"field": "first_seen", "op": "within_last_days", "value": 10}]},
+    "quiet": {"not": {"field": "last_seen", "op": "within_last_days", "value": 60}},
+    "risky": {"field": "churn_risk.score", "op": ">=", "value": 25},
+}.items()]
+
+
+@given(history=histories(), now_half_days=st.integers(0, 1200), fraction=st.floats(0, 1))
+@examples(2000)
+def test_membership_holds_until_the_announced_next_change(history, now_half_days, fraction):
+    events = [e | {"occurred_at": e["occurred_at"] * 40 * DAY_US} for e in history]  # days apart, not µs
+    partial, now = fold(events), now_half_days * DAY_US // 2
+    first = evaluate_customer("c", partial, now, SignalRules(), TIMED)
+    until = first.next_change if first.next_change is not None else now + 20 * 365 * DAY_US
+    assert until > now
+    later = evaluate_customer("c", partial, now + int((until - 1 - now) * fraction), SignalRules(), TIMED)
+    assert (later.segments, later.signals.stage) == (first.segments, first.signals.stage)
