@@ -48,9 +48,13 @@ def scan_rows(path: Path) -> Iterator[Scanned]:
         return
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-        rows = _csv(text) if kind == "csv" else _jsonl(text)
-        for number, row in rows:
-            yield number, row, binary.tell()
+        number = 0
+        try:
+            for number, row in _csv(text) if kind == "csv" else _jsonl(text):
+                yield number, row, binary.tell()
+        except UnicodeDecodeError as e:
+            raise ConnectorError(f"{path.name} is not UTF-8 text: {e.reason} in the rows after row {number}; "
+                                 "convert it (e.g. iconv -f latin1 -t utf-8) and import it again") from None
 
 
 def build_row(found: Any) -> dict[str, Any] | ContractError:

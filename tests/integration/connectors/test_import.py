@@ -5,6 +5,7 @@ create`, `cdp import`)."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import uuid
 from collections import defaultdict
 
@@ -15,6 +16,7 @@ from connectors.collector.write_keys import WriteKeyStore
 from connectors.importer.chunks import CHUNK_ROWS
 from connectors.importer.run import import_file
 from panorama.cli import app
+from panorama.errors import ConnectorError
 from panorama.stack.topics import ensure_topics
 from schemas.codec import InteractionCodec
 from tests.integration.connectors.readback import interactions
@@ -117,6 +119,17 @@ def test_worker_processes_change_nothing_but_the_speed(settings, tmp_path):
     assert again.events_produced == rows - len(bad)
     assert {i for events in by_partition(other).values() for _, i in events} == \
         {i for events in by_partition(settings).values() for _, i in events}
+
+
+def test_a_worker_error_stops_the_import_with_its_reason(settings, tmp_path):
+    data = tmp_path / "orders.csv"
+    lines = ["order_id,ordered_at,total,email"] + [f"o-{n},2024-06-10T08:00:00Z,1.00,c{n}@example.com"
+                                                  for n in range(3 * CHUNK_ROWS)]
+    data.write_bytes("\n".join(lines).encode() + b"\no-x,2024-06-10T08:00:00Z,1.00,caf\xe9@example.com\n")
+    with pytest.raises(ConnectorError, match=r"not UTF-8 text: .* after row \d+") as raised:
+        import_file(settings, data, "orders", workers=2)
+    assert 0 < int(str(raised.value).split("after row ")[1].split(";")[0]) <= 3 * CHUNK_ROWS  # read ahead in blocks
+    assert multiprocessing.active_children() == []
 
 
 def test_cli_creates_keys_and_imports(settings, tmp_path, monkeypatch):
