@@ -30,6 +30,7 @@ from streams.segments.rules import RuleError, SegmentError
 from streams.segments.store import SegmentStore
 
 EDIT_ROLES = ("marketing", "admin")
+BODY_LIMIT = 64 * 1024  # a rule of MAX_CONDITIONS tests fits with room to spare
 SegmentId = Annotated[str, Path(max_length=64, description="the segment id (lowercase letters, digits, '_' or '-')")]
 
 
@@ -89,7 +90,7 @@ def segments_router(guard: Guard) -> APIRouter:
 
     @router.put("/{segment_id}", summary="Create or replace a segment", openapi_extra=body_doc(SegmentBody))
     def save(segment_id: SegmentId, response: Response, key: ApiKey = editor,
-             wanted: SegmentBody = Depends(body_of(SegmentBody))) -> dict[str, Any]:
+             wanted: SegmentBody = Depends(body_of(SegmentBody, BODY_LIMIT))) -> dict[str, Any]:
         """A new or changed rule: every customer is re-evaluated by the workers (201 when new)."""
         segments = store(key)
         existed = answer(lambda: segments.exists(segment_id))

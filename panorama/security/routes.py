@@ -40,13 +40,13 @@ class KeyUpdate(BaseModel):
     rate_limit: int | None = Field(None, gt=0)
 
 
-def body_of(model: type[BaseModel]) -> Callable[[Request], Awaitable[Any]]:
-    """A dependency parsing the JSON body as ``model`` (413 past ``BODY_LIMIT``, 422 naming
+def body_of(model: type[BaseModel], limit: int = BODY_LIMIT) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency parsing the JSON body as ``model`` (413 past ``limit`` bytes, 422 naming
     the first bad or unknown field). List it after the key so a caller without one gets 401."""
 
     async def parsed(request: Request) -> Any:
         try:
-            return model.model_validate(await read_json(request, BODY_LIMIT))
+            return model.model_validate(await read_json(request, limit))
         except ValidationError as e:
             first = e.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "<body>"

@@ -164,6 +164,12 @@ def test_segments_api_roles_errors_and_audit(settings):
         extra = call("PUT", "/v1/segments/big", "marketing", json={"rule": EVERYONE, "owner": "me"})
         assert extra.status_code == 422 and extra.json()["error"]["field"] == "owner"
         assert call("PUT", "/v1/segments/big", "analyst", json={"rule": EVERYONE}).status_code == 403
+        longest = {"all": [{"field": "events_by_type.email_opened", "op": ">=", "value": n} for n in range(100)]}
+        assert call("PUT", "/v1/segments/long", "marketing", json={"rule": longest}).status_code == 201
+        longest["all"].append(EVERYONE)
+        too_long = call("PUT", "/v1/segments/long", "marketing", json={"rule": longest})
+        assert too_long.status_code == 422 and too_long.json()["error"]["field"] == "rule.all[100]"
+        assert call("DELETE", "/v1/segments/long", "marketing").status_code == 200
         created = call("PUT", "/v1/segments/big", "marketing", json={"rule": EVERYONE, "description": "all"})
         assert created.status_code == 201 and created.json()["marked_due"] > 0
         assert call("PUT", "/v1/segments/big", "marketing", json={"rule": EVERYONE}).status_code == 200
@@ -184,8 +190,9 @@ def test_segments_api_roles_errors_and_audit(settings):
         assert call("DELETE", "/v1/segments/big", "marketing").status_code == 200
         assert call("GET", "/v1/segments/big", "analyst").status_code == 404
     deadline = time.monotonic() + 10
-    while len(found := _audited(settings, "segment.*")) < 6 and time.monotonic() < deadline:
+    while len(found := _audited(settings, "segment.*")) < 8 and time.monotonic() < deadline:
         time.sleep(0.2)
+    found = [e for e in found if e["subject"] != "long"]
     assert [e["action"] for e in found] == ["segment.save", "segment.save"] + ["segment.members"] * 3 + ["segment.delete"]
     assert all(e["role"] == "marketing" for e in found)
     assert [e["details"]["masked"] for e in found if e["details"].get("identities")] == [True, False]
