@@ -39,11 +39,11 @@ def rfm(space: Space) -> str:
 
     Each score is 1..5 by rank among customers (``1 + intDiv(5 * (rank - 1), customers)``,
     ties share a score); recency is in whole UTC days before the latest order in the data,
-    so the view is stable under replay.
+    so the view is stable under replay (that instant needs no customer: read from ``events``).
     """
     return f"""CREATE VIEW IF NOT EXISTS rfm AS
 WITH
-    (SELECT max(occurred_at) FROM {space.events} WHERE type = 'order_placed') AS as_of,
+    (SELECT max(occurred_at) FROM events WHERE type = 'order_placed') AS as_of,
     per_customer AS (
         SELECT
             {space.customer},

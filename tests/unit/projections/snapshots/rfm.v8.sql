@@ -1,6 +1,6 @@
 CREATE OR REPLACE VIEW rfm AS
 WITH
-    (SELECT max(occurred_at) FROM customer_events WHERE type = 'order_placed') AS as_of,
+    (SELECT max(occurred_at) FROM events WHERE type = 'order_placed') AS as_of,
     per_customer AS (
         SELECT
             customer_id,
