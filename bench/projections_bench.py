@@ -20,6 +20,7 @@ from panorama.log_reader import read_log
 from panorama.settings import Settings
 from panorama.stack.topics import ensure_topics
 from producers import InteractionProducer
+from projections import analytics
 from projections.backend import Backend
 from projections.avro_container import ContainerWriter
 from projections.event_columns import event_log_insert
@@ -30,11 +31,22 @@ from projections.store import analytics_store
 from schemas.codec import InteractionCodec
 from schemas.contract import current_schema
 
-SEGMENT_QUERY = """SELECT count() FROM (
-    SELECT customer_key FROM events
+IDENTITIES_PER_CUSTOMER = 3  # routing identities (user id, email, anonymous id) stitched to one customer
+
+
+def segment_query(space: analytics.Space) -> str:
+    return f"""SELECT count() FROM (
+    SELECT {space.customer} FROM {space.events}
     WHERE type = 'order_placed' AND occurred_at >= now64(6) - INTERVAL 180 DAY
-    GROUP BY customer_key HAVING count() >= 2 AND sum(order_total_minor) > 20000)"""
-RFM_QUERY = "SELECT value_tier, count(), avg(monetary_minor) FROM rfm GROUP BY value_tier"
+    GROUP BY {space.customer} HAVING count() >= 2 AND sum(order_total_minor) > 20000)"""
+
+
+def rfm_query(space: analytics.Space) -> str:
+    """The tier summary over migration 8's ``rfm`` view body (or migration 4's, per routing key)."""
+    body = analytics.rfm(space).split(" AS\n", 1)[1]
+    return f"SELECT value_tier, count(), avg(monetary_minor) FROM ({body}) GROUP BY value_tier"
+
+
 COUNT_DISTINCT_QUERY = "SELECT uniqExact(customer_key) FROM events"
 SINK_BATCH = BATCH_SIZE  # events per insert, as `cdp replay` batches them
 
@@ -163,19 +175,29 @@ def _query_figures(store: Backend, events: int, customers: int) -> list[Figure]:
     started = time.perf_counter()
     store.command(_generate_sql(events, customers))
     load = events / (time.perf_counter() - started)
-    figures = [Figure("load via INSERT ... SELECT numbers()", load, "rows/s", note=f"{events:,} events, {customers:,} customers")]
+    store.command(_identities_sql(customers))
+    figures = [Figure("load via INSERT ... SELECT numbers()", load, "rows/s",
+                      note=f"{events:,} events, {customers:,} routing identities, {IDENTITIES_PER_CUSTOMER} per customer")]
     figures += _latency_figures(store, "unmerged parts")
     store.command("OPTIMIZE TABLE event_log FINAL")
     return figures + _latency_figures(store, "merged")
 
 
 def _latency_figures(store: Backend, state: str) -> list[Figure]:
+    """Each query per customer (identities stitched through ``customer_events``) beside the
+    same query per routing key over ``events``, measured in the same run."""
+    by_key, by_customer = analytics.ROUTING_KEYS, analytics.CUSTOMERS
     figures = []
-    for name, sql, runs in (("segment query", SEGMENT_QUERY, 20), ("RFM over all customers", RFM_QUERY, 3),
-                            ("exact count-distinct customers", COUNT_DISTINCT_QUERY, 5)):
+    for name, sql, baseline, runs in (
+            ("segment query", segment_query(by_customer), segment_query(by_key), 20),
+            ("RFM over all customers", rfm_query(by_customer), rfm_query(by_key), 3),
+            ("exact count-distinct customers", COUNT_DISTINCT_QUERY, None, 5)):
         timings = _latencies(store, sql, runs)
-        figures.append(Figure(f"{name}, p50 ({state})", _p(timings, 50) * 1000, "ms"))
-        figures.append(Figure(f"{name}, p95 ({state})", _p(timings, 95) * 1000, "ms", note=f"{runs} runs after one warm-up"))
+        keyed = _latencies(store, baseline, runs) if baseline else None
+        for p in (50, 95):
+            figures.append(Figure(
+                f"{name}, p{p} ({state})", _p(timings, p) * 1000, "ms", "per routing key" if keyed else "",
+                _p(keyed, p) * 1000 if keyed else None, f"{runs} runs after one warm-up" if p == 95 else ""))
     return figures
 
 
@@ -198,6 +220,17 @@ SELECT
     toUInt32(number % 6) AS kafka_partition,
     number AS kafka_offset
 FROM (SELECT number, cityHash64(number) AS h FROM numbers({events}))"""
+
+
+def _identities_sql(customers: int) -> str:
+    """Links every generated routing key to a customer, IDENTITIES_PER_CUSTOMER keys each."""
+    return f"""INSERT INTO identity_links (kind, identity_hash, customer_id, version)
+SELECT
+    ['user_id', 'email', 'anonymous_id'][number % {IDENTITIES_PER_CUSTOMER} + 1] AS kind,
+    lower(hex(MD5(toString(number)))) AS identity_hash,
+    concat('user_id:', lower(hex(MD5(toString(intDiv(number, {IDENTITIES_PER_CUSTOMER})))))) AS customer_id,
+    1 AS version
+FROM numbers({customers})"""
 
 
 def _latencies(store: Backend, sql: str, runs: int) -> list[float]:
