@@ -55,7 +55,7 @@ def run(settings: Settings, rows: int = 200_000) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="cdp-import-bench-") as tmp:
         path = Path(tmp) / "orders.csv"
         write_csv(path, rows)
-        workers = max(1, default_workers(path))
+        workers = default_workers(path) or 2
         parallel_rate, parallel_cpu = _import(settings, path, rows, workers)
         alone_rate, alone_cpu = _import(settings, path, rows, 0)
         connector = OrderRowConnector()
