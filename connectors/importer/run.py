@@ -48,8 +48,8 @@ def rejects_path(path: Path) -> Path:
 
 def default_workers(path: Path) -> int:
     """Worker processes for ``path``: none for a small file or on one core, else one per
-    core: this process only produces (about a fifth of a row's CPU time), so it and the
-    workers share the cores without one of them waiting for the others."""
+    core: this process only produces (measured: 3.6 of a row's 57 µs of CPU time with
+    2 workers), so the workers can have the cores."""
     cores = os.cpu_count() or 1
     return 0 if cores == 1 or path.stat().st_size < PARALLEL_FROM_BYTES else cores
 
