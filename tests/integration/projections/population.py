@@ -43,10 +43,16 @@ def customer_keys(settings: Settings, records: list[dict]) -> list[str]:
 def late_stitched(customers: list[Customer], every: int = 4) -> tuple[list[dict], list[dict]]:
     """(early, late) events: the sign-up of every ``every``-th customer — the one event that
     ties its anonymous visits, e-mail and phone to its user id — is held back as ``late``,
-    so until it arrives that customer is several customers."""
+    so until it arrives that customer is several customers. Those customers' first order is
+    a guest checkout (keyed by the e-mail address alone), so orders move on the stitch too."""
     early, late = [], []
     for n, customer in enumerate(customers):
+        held = n % every == 0
+        email = customer.identities()["email"][0]
+        orders = [e for e in customer.events if e["type"] == "order_placed"]
         for event in customer.events:
+            if held and orders and event is orders[0]:
+                event = copy.deepcopy(event) | {"identities": BLANK_IDENTITIES | {"email": email}}
             signup = event["type"] == "identify" and event["identities"]["anonymous_id"]
-            (late if signup and n % every == 0 else early).append(event)
+            (late if signup and held else early).append(event)
     return early, late

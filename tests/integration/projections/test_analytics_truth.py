@@ -3,9 +3,10 @@ computed in Python per customer, identities stitched from the events alone.
 
 The demo population keeps its own identities (anonymous visits, e-mails keyed by address,
 orders by user id); a real worker resolves them and the record sink loads its identity and
-signal records. Every fourth customer's sign-up arrives late, so each view is checked
-twice: before it (those customers count as several) and after it, when their past
-anonymous and e-mail activity has moved into the customer.
+signal records. Every fourth customer's sign-up arrives late (and its first order was a
+guest checkout by e-mail), so each view is checked twice: before it (those customers count
+as several) and after it, when their past anonymous and e-mail activity has moved into the
+customer.
 """
 
 from __future__ import annotations
@@ -131,10 +132,12 @@ def test_email_to_order_funnel(phases, phase):
 
 
 def test_a_late_sign_up_changes_past_results(phases):
-    """The held-back sign-ups merge customers: fewer customers per channel and month, and
-    clicks by e-mail now attributed to orders placed under the user id."""
+    """The held-back sign-ups merge customers: fewer customers per channel and month and in
+    RFM (a guest order joins the customer's later ones), and clicks by e-mail now
+    attributed to orders placed under the user id."""
     before, after = phases[BEFORE], phases[AFTER]
     assert len({c for c, _ in after.events}) < len({c for c, _ in before.events})
+    assert len(after.rows["rfm"]) < len(before.rows["rfm"])
     assert sum(r["customers"] for r in after.rows["channel_mix"]) < sum(r["customers"] for r in before.rows["channel_mix"])
     conversions = [sum(r["conversions"] for r in p.rows["campaign_performance"]) for p in (before, after)]
     assert conversions[1] > conversions[0]
