@@ -1,5 +1,5 @@
 """Analytics views for BI, named for what they hold. Each reads deduplicated views
-(``events``, or ``profiles`` and ``segment_members``), so its numbers are exact at any
+(``customer_events``, or ``profiles`` and ``segment_members``), so its numbers are exact at any
 moment. ``docs/analytics.md`` documents the columns; ``test_analytics_truth.py`` and
 ``test_profile_views.py`` (``tests/integration/projections/``) recompute each in plain
 Python from the same input.
