@@ -56,7 +56,7 @@ def migrate(settings: Settings) -> None:
 
 def sink(
     settings: Settings,
-    batch_size: Annotated[int, typer.Option(help="most events per insert")] = 20_000,
+    batch_size: Annotated[int | None, typer.Option(help="most messages per insert (default: each sink's own)")] = None,
     batch_seconds: Annotated[float, typer.Option(help="longest wait to fill a batch")] = 0.5,
     until_caught_up: Annotated[bool, typer.Option("--until-caught-up", help="exit once the log is fully sunk")] = False,
 ) -> None:
@@ -69,15 +69,16 @@ def sink(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    sizes = {} if batch_size is None else {"batch_size": batch_size}
     with analytics_store(settings) as store:
         backend = SerializedBackend(store)
         events_sink = EventsSink(
-            settings, backend, batch_size=batch_size, batch_seconds=batch_seconds,
+            settings, backend, **sizes, batch_seconds=batch_seconds,
             on_batch=lambda stats, n: logging.getLogger("projections.sink").info(
                 "committed %d events (total %d, positions %s)", n, stats.events, stats.positions),
         )
         record_sink = RecordSink(
-            settings, backend, batch_size=batch_size, batch_seconds=batch_seconds,
+            settings, backend, **sizes, batch_seconds=batch_seconds,
             on_batch=lambda stats, n: logging.getLogger("projections.record_sink").info(
                 "committed %d records (total %d)", n, stats.events),
         )

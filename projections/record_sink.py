@@ -35,13 +35,12 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from panorama.errors import ProjectionError
-from panorama.kafka_config import client_config
 from panorama.log_reader import watermarks
 from panorama.privacy.keystore import KeyStore
 from panorama.settings import Settings
 from projections import records
 from projections.backend import Backend
-from projections.sink import INSERT_SETTINGS, MAX_BACKOFF_S, SESSION_TIMEOUT_MS, SinkStats
+from projections.sink import INSERT_SETTINGS, MAX_BACKOFF_S, SinkStats, sink_consumer
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +73,7 @@ class RecordSink:
         self._from_beginning = from_beginning
         self._assigned: set[Position] = set()
         self._at_end: set[Position] = set()
-        self._consumer = Consumer(client_config(settings) | {
-            "group.id": consumer_group(settings),
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-            "client.id": "panorama-record-sink",
-            "session.timeout.ms": SESSION_TIMEOUT_MS,
-        })
+        self._consumer = sink_consumer(settings, consumer_group(settings), "panorama-record-sink")
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, until_caught_up: bool = False) -> SinkStats:
         """Sink batches until ``should_stop()`` — or, with ``until_caught_up``, until every

@@ -83,6 +83,20 @@ class _Batch:
     insert: Future
 
 
+def sink_consumer(settings: Settings, group: str, client_id: str) -> Consumer:
+    """A sink's consumer: manual commits (after the insert), from the earliest offset of a
+    new group, end-of-partition events (to know when it has caught up)."""
+    return Consumer(client_config(settings) | {
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": True,
+        "client.id": client_id,
+        # a killed sink's partitions move to its replacement after this long (default 45 s)
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+    })
+
+
 def consumer_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}.projections.events"
 
@@ -115,15 +129,7 @@ class EventsSink:
         self._from_beginning = from_beginning
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()
-        self._consumer = Consumer(client_config(settings) | {
-            "group.id": consumer_group(settings),
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-            "client.id": "panorama-events-sink",
-            # a killed sink's partitions move to its replacement after this long (default 45 s)
-            "session.timeout.ms": SESSION_TIMEOUT_MS,
-        })
+        self._consumer = sink_consumer(settings, consumer_group(settings), "panorama-events-sink")
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, until_caught_up: bool = False) -> SinkStats:
         """Sink batches until ``should_stop()`` — or, with ``until_caught_up``, until every

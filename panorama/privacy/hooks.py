@@ -171,9 +171,11 @@ class Opener:
         One Redis round trip per batch at most."""
         keystore = self.keystore
         keystore.refresh()
-        forgotten = keystore.forgotten_at({m.key().decode() for m in messages if m.key()})
-        return [m for m in messages
-                if not m.key() or (at := forgotten.get(m.key().decode())) is None or not self._erased(m.value(), at)]
+        keyed = [(m, key.decode() if (key := m.key()) else None) for m in messages]
+        forgotten = keystore.forgotten_at({key for _, key in keyed if key})
+        if not forgotten:
+            return messages
+        return [m for m, key in keyed if (at := forgotten.get(key)) is None or not self._erased(m.value(), at)]
 
     def _erased(self, value: bytes, forgotten_at: int) -> bool:
         try:
