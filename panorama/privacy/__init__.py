@@ -21,6 +21,12 @@ What remains after ``forget`` and why it no longer identifies the person:
   identity), and their non-personal fields (type, time, amounts, SKUs, ids that the
   contract does not tag, such as ``user_id``) remain attached to those hashes. Sealed DLQ
   copies are shredded the same way and expire with the DLQ's retention.
+* The workers' records published before the forget on ``<prefix>.signals``,
+  ``.identity``, ``.profiles`` and ``.segments`` (retained like the log): they name the
+  customer id (a keyed hash) and only non-personal content (stage, counts, amounts,
+  segment ids, non-personal traits). Nothing is published about a forgotten customer
+  afterwards, and the record sink skips the earlier ones, so a replay does not bring the
+  rows back.
 * The forgotten list (``{ns}:privacy:forgotten``): those same keyed hashes with the time of
   the forget, needed to refuse the identities' future events and to keep replays from
   rebuilding the customer; no plaintext, no profile.
