@@ -1,7 +1,9 @@
+import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, strategies as st
 from pydantic import BaseModel
 
 from panorama.errors import ContractError
@@ -9,7 +11,8 @@ from schemas.avro_names import named_types, resolve
 from schemas.codec import InteractionCodec
 from schemas.contract import current_schema
 from schemas.examples import example_records
-from schemas.models import Identities, Interaction, Source, deterministic_event_id, from_micros, to_micros
+from schemas.models import (PANORAMA_NAMESPACE, Identities, Interaction, Source, deterministic_event_id, from_micros,
+                            to_micros)
 from schemas.money import Money
 from schemas.payloads import LineItem, Order
 from schemas.validation import validate
@@ -80,6 +83,13 @@ def test_deterministic_event_id_is_stable_and_source_scoped():
     assert first == deterministic_event_id("shopify", "order:1001")
     assert first != deterministic_event_id("magento", "order:1001")
     assert len(first) == 36
+
+
+@given(st.text(), st.text())
+def test_deterministic_event_id_is_the_rfc_4122_uuid5(source, natural_key):
+    """Ids of files imported before the direct SHA-1 computation must not change."""
+    expected = uuid.uuid5(PANORAMA_NAMESPACE, f"{source}\x1f{natural_key}")
+    assert deterministic_event_id(source, natural_key) == str(expected)
 
 
 def test_micros_round_trip_and_refuse_naive_datetimes():
