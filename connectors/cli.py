@@ -67,6 +67,8 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file")],
     connector: Annotated[str, typer.Option("--connector", help="row connector: customers, orders, ...")],
     mapping: Annotated[Path | None, typer.Option("--mapping", help="TOML/JSON column mapping and settings")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=0, help="processes that map and encode rows (default: one per core for files of 4 MiB or more; 0: none)")] = None,
 ) -> None:
     """Import a file of customers or transactions; re-importing it adds nothing."""
     from connectors.importer.run import import_file
@@ -76,7 +78,7 @@ def import_command(
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"importing {file.name}", total=file.stat().st_size if file.is_file() else None, rows=0)
         report = import_file(_settings(), file, connector, mapping,
-                             lambda done, rows: progress.update(task, completed=done, rows=rows))
+                             lambda done, rows: progress.update(task, completed=done, rows=rows), workers)
     console.print(f"rows read: {report.rows_read:,}   events produced: {report.events_produced:,}   "
                   f"rows rejected: {report.rows_rejected:,} (all listed in {report.rejects_file})")
     for row, field, problem in report.first_rejections:
