@@ -38,7 +38,7 @@ from schemas.codec import InteractionCodec
 from streams.identity.nodes import NodeNamer
 from streams.profiles.fold import Partial, apply
 from streams.profiles.read import ProfileReader
-from streams.worker import ProfileWorker
+from streams.worker import ProfileWorker, next_batch
 
 FAUST_VENV = Path(".cache/faust-venv-0.15")
 # aiokafka[lz4] (cramjam): the producer compresses with lz4, which aiokafka 0.14 reads only with it
@@ -153,7 +153,7 @@ def _latency_bare(settings: Settings, since: int, ready, stop, out) -> None:
     consumer.subscribe([settings.topics.interactions], on_assign=lambda c, parts: ready.set())
     latencies = []
     while not stop.is_set():
-        for msg in consumer.consume(5000, 0.05):
+        for msg in next_batch(consumer, 5000, 0.01):  # as the worker takes them
             received = codec.decode(msg.value())["received_at"]
             if received >= since:
                 latencies.append((now_us() - received) / 1e6)

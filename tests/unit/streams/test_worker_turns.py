@@ -86,3 +86,31 @@ def test_only_outboxes_written_to_are_read_except_for_the_periodic_scan():
     clock.now += OUTBOX_SCAN_S
     turns.run([0, 1, 2], now=1, behind=False)
     assert outbox.published == ["out:0", "out:1", "out:2"]
+
+
+class Queue:
+    """A consumer's local queue: ``arrivals`` lands when a blocking consume waits."""
+
+    def __init__(self, queued: int, arrivals: int = 0):
+        self.queued, self.arrivals = queued, arrivals
+        self.calls: list[tuple[int, float]] = []
+
+    def consume(self, num: int, timeout: float) -> list[int]:
+        self.calls.append((num, timeout))
+        if timeout and not self.queued:
+            self.queued, self.arrivals = self.arrivals, 0
+        taken = min(num, self.queued)
+        self.queued -= taken
+        return list(range(taken))
+
+
+def test_a_busy_worker_takes_what_is_queued_without_waiting_and_an_idle_one_waits_for_the_first():
+    from streams.worker import next_batch
+
+    busy = Queue(queued=300)
+    assert len(next_batch(busy, 5000, 0.01)) == 300 and busy.calls == [(5000, 0)]
+    idle = Queue(queued=0, arrivals=40)
+    assert len(next_batch(idle, 5000, 0.01)) == 40
+    assert idle.calls == [(5000, 0), (1, 0.01), (4999, 0)]  # returns on the first arrival, not after 10 ms
+    quiet = Queue(queued=0)
+    assert next_batch(quiet, 5000, 0.01) == [] and quiet.calls == [(5000, 0), (1, 0.01)]
