@@ -19,7 +19,7 @@ from typing import Any
 
 from redis import Redis
 
-from panorama.privacy.consent import consent_allows
+from panorama.privacy.consent import RECIPIENT_PURPOSES, consent_allows
 from panorama.settings import Settings
 from streams.profiles.fold import merge
 from streams.profiles.view import profile_view
@@ -45,11 +45,16 @@ class ActivationReport:
 
 
 def activate(settings: Settings, redis: Redis, segment_id: str, purpose: str, channel: str | None, now: int,
-             emit: Callable[[dict[str, Any]], None]) -> ActivationReport:
+             emit: Callable[[dict[str, Any]], None], recipient: str | None = None,
+             region: str | None = None) -> ActivationReport:
     """Call ``emit`` with the line of every member that may be contacted; return the counts.
-    ValueError for an unknown purpose (before anything is read); SegmentError for an unknown
-    segment."""
-    consent_allows({}, purpose, channel)  # an unknown purpose fails here, naming the valid ones
+    Sharing with a third party and transfer abroad need the ``recipient`` (and ``region``):
+    PIPL asks for consent to each recipient, so a purpose-wide grant is not enough. ValueError
+    for an unknown purpose or a missing / invalid recipient (before anything is read);
+    SegmentError for an unknown segment."""
+    if purpose in RECIPIENT_PURPOSES and recipient is None:
+        raise ValueError(f"recipient: {purpose} needs the recipient the members are sent to (consent is per recipient)")
+    consent_allows({}, purpose, channel, recipient, region)  # an unknown purpose fails here, naming the valid ones
     segments = SegmentStore(redis, settings.topic_prefix, settings.interactions_partitions)
     segments.get(segment_id)
     store = ProfileStore(redis, settings.topic_prefix)
@@ -60,7 +65,7 @@ def activate(settings: Settings, redis: Redis, segment_id: str, purpose: str, ch
         profile = _live_profile(store, redis, customer_id, now)
         if profile is None:
             report.skipped_gone += 1
-        elif not consent_allows(profile, purpose, channel):
+        elif not consent_allows(profile, purpose, channel, recipient, region):
             report.skipped_no_consent += 1
         elif kind is not None and not profile["identities"].get(kind):
             report.skipped_no_address += 1

@@ -103,6 +103,9 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
                  channel: Annotated[str | None, typer.Option(help="email, sms, phone, whatsapp, web, ...")] = None,
                  out: Annotated[Path | None, typer.Option(help="JSON lines file to write ('-': standard output)")] = None,
                  webhook: Annotated[str | None, typer.Option(help="POST the members in JSON batches to this URL")] = None,
+                 recipient: Annotated[str | None, typer.Option(
+                     help="who receives the data (required for third_party_sharing and cross_border_transfer)")] = None,
+                 region: Annotated[str | None, typer.Option(help="the recipient's region, ISO 3166-1 alpha-2")] = None,
                  reason: Reason = None) -> None:
         """Send the members whose consent allows PURPOSE on CHANNEL to --out or --webhook, audited."""
         from streams.segments.activation import activate as run
@@ -112,12 +115,14 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             raise typer.BadParameter("give one of --out FILE or --webhook URL", param_hint="--out / --webhook")
         config, segments_store = store()
         destination = JsonLinesFile(out) if out is not None else Webhook(webhook)
-        details = {"purpose": purpose, "channel": channel, "to": destination.description}
+        details = {"purpose": purpose, "channel": channel, "recipient": recipient, "region": region,
+                   "to": destination.description}
         try:
-            report = run(config, segments_store.redis, segment, purpose, channel, now_us(), destination.send)
+            report = run(config, segments_store.redis, segment, purpose, channel, now_us(), destination.send,
+                         recipient, region)
             destination.close()
         except ValueError as e:
-            raise typer.BadParameter(str(e), param_hint="--purpose") from None
+            raise typer.BadParameter(str(e), param_hint="--purpose / --recipient / --region") from None
         except SegmentError:
             _audit(config, "segment.activate", segment, reason, details | {"delivered": destination.delivered},
                    outcome="failed")
