@@ -262,3 +262,55 @@ def customer_events_view() -> str:
 SELECT if(l.customer_id = '', e.customer_key, l.customer_id) AS customer_id, e.*
 FROM events AS e
 LEFT JOIN (SELECT identity_hash, customer_id FROM identities) AS l ON l.identity_hash = e.customer_key"""
+
+
+IDENTITY_DICTIONARY = "identity_customers"
+# Links written this long before the dictionary's last load are looked up in the table too,
+# so a link committed while the load read its snapshot is never missed (a batch insert
+# that takes longer than this to commit is the limit).
+DICTIONARY_OVERLAP = "INTERVAL 5 MINUTE"
+
+
+def identity_links_inserted_at() -> str:
+    """When each link row was written: which links the dictionary may not hold yet.
+    Rows from before this migration get the migration's time."""
+    return """ALTER TABLE identity_links
+    ADD COLUMN IF NOT EXISTS inserted_at DateTime64(6, 'UTC') MATERIALIZED now64(6) COMMENT 'when the row was written',
+    MATERIALIZE COLUMN inserted_at
+SETTINGS mutations_sync = 2"""
+
+
+def identity_customers_dictionary() -> str:
+    """``identities`` as an in-memory hash table (identity_hash -> customer_id), reloaded
+    every 30-60 s, so a per-customer query looks customers up instead of building a hash
+    table of every identity each time. It may lag: ``customer_events`` corrects it."""
+    return f"""CREATE DICTIONARY IF NOT EXISTS {IDENTITY_DICTIONARY}
+(
+    identity_hash String,
+    customer_id String
+)
+PRIMARY KEY identity_hash
+SOURCE(CLICKHOUSE(QUERY 'SELECT identity_hash, customer_id FROM identities'))
+LIFETIME(MIN 30 MAX 60)
+LAYOUT(COMPLEX_KEY_HASHED())"""
+
+
+def customer_events_from_dictionary() -> str:
+    """``customer_events`` reading the customer from :func:`identity_customers_dictionary`,
+    exact at query time: every identity with a link row written since shortly before the
+    dictionary's last successful load (all of them if it never loaded) is resolved from
+    ``identity_links FINAL`` as ``identities`` does — a newer link, an unmerge or a
+    deletion wins over the dictionary's stale entry. Only those few identities are joined."""
+    loaded = (f"(SELECT ifNull(max(last_successful_update_time), toDateTime(0)) FROM system.dictionaries "
+              f"WHERE database = currentDatabase() AND name = '{IDENTITY_DICTIONARY}')")
+    return f"""CREATE OR REPLACE VIEW customer_events AS
+SELECT multiIf(
+    r.identity_hash = '', dictGetOrDefault('{IDENTITY_DICTIONARY}', 'customer_id', tuple(e.customer_key), e.customer_key),
+    r.deleted = 1, e.customer_key,
+    r.customer_id) AS customer_id,
+    e.*
+FROM events AS e
+LEFT JOIN (
+    SELECT identity_hash, customer_id, deleted FROM identity_links FINAL
+    WHERE identity_hash IN (SELECT identity_hash FROM identity_links WHERE inserted_at >= {loaded} - {DICTIONARY_OVERLAP})
+) AS r ON r.identity_hash = e.customer_key"""

@@ -43,9 +43,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(8, "analytics views per customer (identities stitched)",
               tuple(ddl.replaced(view) for view in analytics.event_views(analytics.CUSTOMERS))),
+    Migration(9, "customers looked up in an identity dictionary", (
+        ddl.identity_links_inserted_at(), ddl.identity_customers_dictionary(), ddl.customer_events_from_dictionary(),
+    )),
 )
 
-_CREATED = re.compile(r"CREATE (?:OR REPLACE )?(TABLE|VIEW|MATERIALIZED VIEW) (?:IF NOT EXISTS )?(\w+)")
+_CREATED = re.compile(r"CREATE (?:OR REPLACE )?(TABLE|VIEW|MATERIALIZED VIEW|DICTIONARY) (?:IF NOT EXISTS )?(\w+)")
 _ALTERED = re.compile(r"ALTER TABLE (\w+)")
 
 
@@ -80,7 +83,7 @@ def statement_target(statement: str) -> tuple[str, str]:
 
 
 def created_objects() -> list[tuple[str, str]]:
-    """(kind, name) of every table and view the migrations create, in creation order (a
+    """(kind, name) of every table, view and dictionary the migrations create, in creation order (a
     view a later migration replaces, or a table it alters, is listed once)."""
     found = dict.fromkeys(statement_target(s) for migration in MIGRATIONS for s in migration.statements)
     return list(found)
@@ -89,5 +92,5 @@ def created_objects() -> list[tuple[str, str]]:
 def drop_everything(backend: Backend) -> None:
     """Drop every projection object and the migration record (newest first), for a rebuild."""
     for kind, name in reversed(created_objects()):
-        backend.command(f"DROP {'VIEW' if 'VIEW' in kind else 'TABLE'} IF EXISTS {name}")
+        backend.command(f"DROP {'VIEW' if 'VIEW' in kind else kind} IF EXISTS {name}")
     backend.command("DROP TABLE IF EXISTS schema_migrations")

@@ -18,6 +18,7 @@ from panorama.clock import now_us
 from panorama.errors import StoreUnavailable
 from panorama.kafka_config import client_config
 from panorama.settings import Settings
+from projections import ddl
 from projections.erasure import erase_customer
 from projections.record_sink import RecordSink
 from projections.replay import replay
@@ -207,3 +208,28 @@ def test_a_record_out_of_format_stops_the_sink_naming_it(store_settings, store):
     with pytest.raises(Exception, match=r"segments\[\d+\]@0: field 'is_member' must be bool"):
         sink_records(settings, store)
     assert store.query("SELECT count() FROM segment_membership").scalar() == 0
+
+
+def test_customer_events_stay_exact_while_the_identity_dictionary_lags(store):
+    """Links the dictionary loaded a day after they were written, then links written after
+    the load (a move, a deletion, a new stitch, an older decision arriving late): every
+    event has the customer the exact join over ``identities`` gives it, not the stale one."""
+    def link(rows: str, written: str = "now64(6)") -> None:
+        store.command("INSERT INTO identity_links (kind, identity_hash, customer_id, version, deleted, inserted_at) "
+                      f"SETTINGS insert_allow_materialized_columns = 1 SELECT *, {written} FROM values({rows})")
+    link("('email', 'k1', 'user_id:a', 2, 0), ('email', 'k2', 'user_id:a', 2, 0), ('email', 'k3', 'user_id:b', 2, 0)",
+         "now64(6) - INTERVAL 1 DAY")
+    store.command("INSERT INTO event_log (event_id, type, occurred_at, received_at, customer_key) "
+                  "SELECT generateUUIDv4(number), 'page', now64(6), now64(6), ['k1', 'k2', 'k3', 'k4'][number % 4 + 1] "
+                  "FROM numbers(40)")
+    store.command("SYSTEM RELOAD DICTIONARY identity_customers")
+    by_customer = "SELECT customer_id, count() FROM customer_events GROUP BY customer_id"
+    assert dict(store.query(by_customer).rows) == {"user_id:a": 20, "user_id:b": 10, "k4": 10}
+
+    link("('email', 'k1', 'user_id:b', 3, 0), ('email', 'k3', 'user_id:b', 3, 1), ('email', 'k4', 'user_id:a', 3, 0), "
+         "('email', 'k2', 'user_id:b', 1, 0)")
+    assert store.query("SELECT dictGet('identity_customers', 'customer_id', tuple('k1'))").scalar() == "user_id:a"
+    assert dict(store.query(by_customer).rows) == {"user_id:a": 20, "user_id:b": 10, "k3": 10}
+    exact_join = ddl.customer_events_view().split(" AS\n", 1)[1]
+    exact = f"SELECT customer_id, count() FROM ({exact_join}) GROUP BY customer_id"
+    assert dict(store.query(exact).rows) == dict(store.query(by_customer).rows)
