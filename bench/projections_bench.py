@@ -20,7 +20,7 @@ from panorama.log_reader import read_log
 from panorama.settings import Settings
 from panorama.stack.topics import ensure_topics
 from producers import InteractionProducer
-from projections import analytics
+from projections import analytics, ddl
 from projections.backend import Backend
 from projections.avro_container import ContainerWriter
 from projections.event_columns import event_log_insert
@@ -39,6 +39,13 @@ def segment_query(space: analytics.Space) -> str:
     SELECT {space.customer} FROM {space.events}
     WHERE type = 'order_placed' AND occurred_at >= now64(6) - INTERVAL 180 DAY
     GROUP BY {space.customer} HAVING count() >= 2 AND sum(order_total_minor) > 20000)"""
+
+
+def join_space() -> analytics.Space:
+    """Migration 8's ``customer_events`` (every query joins all of ``identities``) as a
+    subquery, the baseline of migration 9's dictionary lookup."""
+    body = ddl.customer_events_view().split(" AS\n", 1)[1]
+    return analytics.Space(f"({body})", "customer_id")
 
 
 def rfm_query(space: analytics.Space) -> str:
@@ -176,6 +183,7 @@ def _query_figures(store: Backend, events: int, customers: int) -> list[Figure]:
     store.command(_generate_sql(events, customers))
     load = events / (time.perf_counter() - started)
     store.command(_identities_sql(customers))
+    store.command(f"SYSTEM RELOAD DICTIONARY {ddl.IDENTITY_DICTIONARY}")
     figures = [Figure("load via INSERT ... SELECT numbers()", load, "rows/s",
                       note=f"{events:,} events, {customers:,} routing identities, {IDENTITIES_PER_CUSTOMER} per customer")]
     figures += _latency_figures(store, "unmerged parts")
@@ -184,21 +192,23 @@ def _query_figures(store: Backend, events: int, customers: int) -> list[Figure]:
 
 
 def _latency_figures(store: Backend, state: str) -> list[Figure]:
-    """Each query per customer (identities stitched through ``customer_events``) beside the
-    same query per routing key over ``events``, measured in the same run."""
-    by_key, by_customer = analytics.ROUTING_KEYS, analytics.CUSTOMERS
+    """Each query per customer (migration 9: identities looked up in the dictionary) beside
+    the same query per routing key over ``events`` and per customer through migration 8's
+    join of every identity, measured in the same run."""
+    by_key, by_customer, by_join = analytics.ROUTING_KEYS, analytics.CUSTOMERS, join_space()
+    key, join = "per routing key", "joining all identities (migration 8)"
     figures = []
-    for name, sql, baseline, runs in (
-            ("segment query", segment_query(by_customer), segment_query(by_key), 20),
-            ("RFM over all customers", rfm_query(by_customer), rfm_query(by_key), 3),
-            ("exact count-distinct customers", COUNT_DISTINCT_QUERY, None, 5)):
-        timings = _latencies(store, sql, runs)
-        keyed = _latencies(store, baseline, runs) if baseline else None
-        for p in (50, 95):
-            figures.append(Figure(
-                f"{name}, p{p} ({state})", _p(timings, p) * 1000, "ms", "per routing key" if keyed else "",
-                _p(keyed, p) * 1000 if keyed else None, f"{runs} runs after one warm-up" if p == 95 else ""))
-    return figures
+    for name, query, runs in (("segment query per customer", segment_query, 20),
+                              ("RFM over all customers", rfm_query, 3)):
+        timings = _latencies(store, query(by_customer), runs)
+        for baseline_name, space in ((key, by_key), (join, by_join)):
+            other = _latencies(store, query(space), runs)
+            figures += [Figure(f"{name}, p{p} ({state})", _p(timings, p) * 1000, "ms", baseline_name,
+                               _p(other, p) * 1000, f"{runs} runs after one warm-up" if p == 95 else "")
+                        for p in (50, 95)]
+    timings = _latencies(store, COUNT_DISTINCT_QUERY, 5)
+    return figures + [Figure(f"exact count-distinct customers, p{p} ({state})", _p(timings, p) * 1000, "ms")
+                      for p in (50, 95)]
 
 
 def _generate_sql(events: int, customers: int) -> str:
@@ -223,13 +233,16 @@ FROM (SELECT number, cityHash64(number) AS h FROM numbers({events}))"""
 
 
 def _identities_sql(customers: int) -> str:
-    """Links every generated routing key to a customer, IDENTITIES_PER_CUSTOMER keys each."""
-    return f"""INSERT INTO identity_links (kind, identity_hash, customer_id, version)
+    """Links every generated routing key to a customer, IDENTITIES_PER_CUSTOMER keys each,
+    written an hour ago: the dictionary holds them, as it holds all but the newest links."""
+    return f"""INSERT INTO identity_links (kind, identity_hash, customer_id, version, inserted_at)
+SETTINGS insert_allow_materialized_columns = 1
 SELECT
     ['user_id', 'email', 'anonymous_id'][number % {IDENTITIES_PER_CUSTOMER} + 1] AS kind,
     lower(hex(MD5(toString(number)))) AS identity_hash,
     concat('user_id:', lower(hex(MD5(toString(intDiv(number, {IDENTITIES_PER_CUSTOMER})))))) AS customer_id,
-    1 AS version
+    1 AS version,
+    now64(6) - INTERVAL 1 HOUR AS inserted_at
 FROM numbers({customers})"""
 
 
