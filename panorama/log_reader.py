@@ -65,7 +65,7 @@ def latest_events(settings: Settings, per_partition: int, mask_pii_fields: bool 
         for msg in messages:
             yield readable(mask_pii(codec.decode(msg.value())))
         return
-    from panorama.privacy.cli import cli_actor
+    from panorama.security.cli import cli_actor
     from panorama.privacy.hooks import Opener
     from panorama.security.audit import AuditLog
 

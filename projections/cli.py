@@ -132,3 +132,11 @@ def replay(settings: Settings, yes: Annotated[bool, typer.Option("--yes", help="
         profiles = progress.add_task("profiles", total=None)
         folded = rebuild_profiles(settings, lambda done, total: progress.update(profiles, completed=done, total=total))
     console.print(f"replayed {stats.events:,} events into ClickHouse and {folded:,} into the live profiles (Redis)")
+    if settings.retention_file is not None:  # the log still holds what the policy expired; expire it again
+        from panorama.privacy.retention import apply, load_policy, topic_retention_ms
+        from panorama.security.cli import cli_actor
+
+        expired = apply(settings, load_policy(settings.retention_file), cli_actor(), analytics_store,
+                        topic_retention_ms(settings))
+        console.print(f"retention ({settings.retention_file}): {expired.event_rows_deleted:,} expired events removed again "
+                      f"from ClickHouse, {expired.recent_events_removed:,} from the recent-event lists")

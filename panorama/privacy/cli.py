@@ -5,26 +5,17 @@ Registered on the main app by :func:`register`.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from panorama.security.cli import cli_actor
 from panorama.settings import Settings
 
 console = Console(stderr=True)
-
-
-def cli_actor() -> str:
-    """Who acts from the shell, for the audit log: the OS user (its uid when it has no name)."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"cli:uid-{os.getuid()}"
 
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,7 +31,11 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
 
 def cli_actor() -> str:
-    return f"cli:{getpass.getuser()}"
+    """Who acts from the shell, for the audit log: the OS user (its uid when it has no name)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid-{os.getuid()}"
 
 
 @contextmanager

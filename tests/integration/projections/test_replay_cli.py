@@ -9,6 +9,8 @@ import sys
 import pytest
 from redis import Redis
 
+from panorama.clock import now_us
+from panorama.privacy.retention import DAY_US
 from producers import InteractionProducer
 from projections.sink import EventsSink
 from projections.store import analytics_store
@@ -45,3 +47,30 @@ def test_cdp_replay_rebuilds_clickhouse_and_profiles(store_settings):
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"replayed {len(records):,} events into ClickHouse and {len(records):,} into the live profiles" in done.stderr
     assert live_state(store_settings, users) == before
+
+
+def test_cdp_replay_expires_again_what_the_retention_policy_expired(store_settings, tmp_path):
+    """The log still holds events the policy removed from ClickHouse; a replay must not bring
+    them back."""
+    records = population(60, seed=6)
+    with InteractionProducer(store_settings) as producer:
+        assert producer.send_and_wait(records, timeout=60).ok
+    policy = tmp_path / "retention.toml"
+    policy.write_text('page = 30\n')
+    started = now_us()
+
+    done = subprocess.run([sys.executable, "-m", "panorama.cli", "replay", "--yes"],
+                          env=cdp_env(store_settings) | {"CDP_RETENTION_FILE": str(policy)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    def expired_by(moment: int) -> int:
+        return sum(r["type"] == "page" and r["occurred_at"] < moment - 30 * DAY_US for r in records)
+
+    with analytics_store(store_settings) as store:
+        kept = store.query("SELECT type, count() FROM events GROUP BY type").rows
+    counts = dict(kept)
+    removed = sum(r["type"] == "page" for r in records) - counts.get("page", 0)
+    assert expired_by(started) <= removed <= expired_by(now_us()) and removed > 0
+    assert sum(counts.values()) == len(records) - removed
+    assert f"{removed:,} expired events removed again" in done.stderr
