@@ -42,6 +42,8 @@ def erase_customer(backend: Backend, customer_keys: Sequence[str], customer_id: 
             backend.command(f"ALTER TABLE {table} DELETE WHERE customer_id IN ({ids}) {_SYNC}")
         backend.command(f"ALTER TABLE identity_links DELETE WHERE customer_id IN ({ids}) "
                         f"OR identity_hash IN ({keys}) {_SYNC}")
+        # the in-memory copy of the links (customer_events' lookup) must not keep the hashes either
+        backend.command(f"SYSTEM RELOAD DICTIONARY {ddl.IDENTITY_DICTIONARY}")
     if days:
         day_list = _in_list(days)
         backend.command(f"ALTER TABLE daily_channel_stats DELETE WHERE day IN ({day_list}) {_SYNC}")
