@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.collector import collector_router
 from panorama import __version__
-from panorama.profile_api import profile_router
+from panorama.profile_api import install_profile_api
 from panorama.segments_api import segments_router
 from panorama.security.auth import ApiProblem, invalid_request, refusals
 from panorama.security.guard import Guard
@@ -39,7 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Panorama CDP", version=__version__, lifespan=lifespan)
     app.include_router(collector_router(settings))
-    app.include_router(profile_router(guard))
+    install_profile_api(app, guard)
     app.include_router(segments_router(guard))
     app.include_router(security_router(guard))
 

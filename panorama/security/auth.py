@@ -77,6 +77,14 @@ def unauthorised(code: str, problem: str) -> ApiProblem:
     return ApiProblem(401, code, problem, headers={"WWW-Authenticate": 'Bearer realm="panorama"'})
 
 
+def bearer_secret(authorization: str | None) -> str | None:
+    """The key in an ``Authorization: Bearer <key>`` header, as FastAPI's ``HTTPBearer``
+    reads it (scheme case-insensitive); ``None`` when there is no such header."""
+    scheme, _, secret = (authorization or "").partition(" ")
+    secret = secret.strip()
+    return secret if scheme.lower() == "bearer" and secret else None
+
+
 class Authenticator:
     """The API process's key checks: one per app, started and stopped with it."""
 
@@ -87,17 +95,23 @@ class Authenticator:
 
     async def __call__(self, request: Request,
                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> ApiKey:
-        if credentials is None:
+        return await self.check(credentials.credentials if credentials else None,
+                                request.client.host if request.client else None)
+
+    async def check(self, secret: str | None, client_host: str | None) -> ApiKey:
+        """The key ``secret`` stands for (``None``: no usable bearer header), or an
+        :class:`ApiProblem`; the routes that skip FastAPI's dependencies call it directly."""
+        if not secret:
             raise unauthorised("missing_key", "send an API key as `Authorization: Bearer <key>`")
-        hit, grant = self.keys.cached(credentials.credentials)
+        hit, grant = self.keys.cached(secret)
         if not hit:
             try:
-                grant = await anyio.to_thread.run_sync(self.keys.fetch, credentials.credentials)
+                grant = await anyio.to_thread.run_sync(self.keys.fetch, secret)
             except redis.RedisError:
                 raise ApiProblem(503, "key_store_unavailable", "cannot check keys now; retry",
                                  headers={"Retry-After": "5"}) from None
         if grant is None or grant.revoked:
-            self._count_bad_key(request)
+            self._count_bad_key(client_host)
             raise unauthorised("revoked_key" if grant else "unknown_key",
                                "this key was revoked" if grant else "no such key (mistyped, or rotated since)")
         if grant.role == "ingest":
@@ -108,8 +122,8 @@ class Authenticator:
                              headers={"Retry-After": retry_after_header(wait)})
         return grant
 
-    def _count_bad_key(self, request: Request) -> None:
-        address = f"address:{request.client.host if request.client else '?'}"
+    def _count_bad_key(self, client_host: str | None) -> None:
+        address = f"address:{client_host or '?'}"
         wait = self.buckets.take(address, BAD_KEYS_PER_SECOND, 1)
         if wait:
             raise ApiProblem(429, "too_many_bad_keys", "too many unknown keys from this address",

@@ -45,14 +45,18 @@ class Guard:
         values in it, which a caller could fill with anything)."""
 
         async def allowed(request: Request, key: ApiKey = Depends(self.auth)) -> ApiKey:
-            if key.role not in roles:
-                route = getattr(request.scope.get("route"), "path", "?")
-                await self.record_async(key, "access.denied", None, outcome="denied",
-                                        details={"route": f"{request.method} {route}"})
-                raise ApiProblem(403, "wrong_role", f"role {key.role!r} may not do this; needs {' or '.join(roles)}")
-            return key
+            route = getattr(request.scope.get("route"), "path", "?")
+            return await self.admit(key, roles, f"{request.method} {route}")
 
         return allowed
+
+    async def admit(self, key: ApiKey, roles: tuple[str, ...], route: str) -> ApiKey:
+        """``key`` if its role is one of ``roles``; otherwise 403, audited under ``route``
+        (``GET /v1/profiles/{customer_id}``)."""
+        if key.role not in roles:
+            await self.record_async(key, "access.denied", None, outcome="denied", details={"route": route})
+            raise ApiProblem(403, "wrong_role", f"role {key.role!r} may not do this; needs {' or '.join(roles)}")
+        return key
 
     def record(self, key: ApiKey, action: str, subject: str | None, reason: str | None = None,
                outcome: str = "ok", details: dict[str, Any] | None = None) -> None:

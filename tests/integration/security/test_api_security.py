@@ -231,3 +231,20 @@ def test_invalid_parameters_are_named_in_the_platforms_error_shape(world):
     answer = call(world, "GET", "/v1/audit", "auditor", params={"limit": 0})
     assert answer.status_code == 422
     assert answer.json()["error"] | {"problem": ""} == {"code": "invalid_field", "field": "limit", "problem": ""}
+
+
+def test_the_fast_profile_read_answers_as_the_fastapi_routes_do(world):
+    ana = customer_id(world, "marketing", "user_id:u-ana")
+    for role in ("support", "marketing"):  # the fast path (by id) beside the FastAPI route (by identity)
+        by_id = call(world, "GET", f"/v1/profiles/{ana}", role)
+        by_identity = call(world, "GET", "/v1/profiles", role, params={"identity": "user_id:u-ana"})
+        assert by_id.status_code == by_identity.status_code == 200
+        assert by_id.headers["content-type"] == by_identity.headers["content-type"] == "application/json"
+        fast, routed = by_id.json(), by_identity.json()
+        assert fast["lifecycle"].pop("as_of") <= routed["lifecycle"].pop("as_of")  # read first, then
+        assert fast == routed
+    too_long = call(world, "GET", f"/v1/profiles/{ana}", "support", headers={"X-Purpose": "p" * 201})
+    assert too_long.status_code == 422 and too_long.json()["error"]["field"] == "X-Purpose"
+    assert call(world, "GET", "/v1/profiles/" + "c" * 201, "support").json()["error"]["field"] == "customer_id"
+    basic = call(world, "GET", f"/v1/profiles/{ana}", headers={"Authorization": f"Basic {world['keys']['support']}"})
+    assert basic.status_code == 401 and basic.headers["WWW-Authenticate"] == 'Bearer realm="panorama"'
