@@ -226,12 +226,13 @@ class ProfileStore:
         with self.redis.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(offset_key, *(self.keys.root(n) for n in link_nodes))
-                    stored = pipe.get(offset_key)
+                    root_keys = [self.keys.root(n) for n in link_nodes]
+                    pipe.watch(offset_key, *root_keys)
+                    stored, *roots = pipe.mget([offset_key, *root_keys])  # one round trip for both
                     stored = -1 if stored is None else int(stored)
                     if stored != expected:
                         raise FencedError(topic, partition, expected, stored)
-                    graph = self._watched_graph(pipe, link_nodes)
+                    graph = self._watched_graph(pipe, link_nodes, roots)
                     decisions = [d for r in links for d in graph.link(r.nodes, r.event_id, r.occurred_at)]
                     pipe.multi()
                     if nodes:
@@ -248,12 +249,12 @@ class ProfileStore:
                 except WatchError:
                     continue
 
-    def _watched_graph(self, pipe, nodes: list[str]) -> IdentityGraph:
-        """The part of the graph ``nodes`` belong to, read after WATCHing every key it came
-        from (so a concurrent change aborts our EXEC rather than being overwritten)."""
+    def _watched_graph(self, pipe, nodes: list[str], stored_roots: list[bytes | None]) -> IdentityGraph:
+        """The part of the graph ``nodes`` (whose stored roots were read under WATCH) belong
+        to, read after WATCHing every key it came from (so a concurrent change aborts our
+        EXEC rather than being overwritten)."""
         if not nodes:
             return IdentityGraph(rules=self.rules)
-        stored_roots = self.redis.mget([self.keys.root(n) for n in nodes])
         roots = {n: r.decode() for n, r in zip(nodes, stored_roots) if r is not None}
         components = sorted(set(roots.values()) | (set(nodes) - roots.keys()))
         pipe.watch(*(self.keys.members(r) for r in components))
