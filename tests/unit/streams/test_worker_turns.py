@@ -114,3 +114,19 @@ def test_a_busy_worker_takes_what_is_queued_without_waiting_and_an_idle_one_wait
     assert idle.calls == [(5000, 0), (1, 0.01), (4999, 0)]  # returns on the first arrival, not after 10 ms
     quiet = Queue(queued=0)
     assert next_batch(quiet, 5000, 0.01) == [] and quiet.calls == [(5000, 0), (1, 0.01)]
+
+
+def test_full_collections_are_rare_and_skip_the_startup_objects():
+    import gc
+
+    from streams.worker import FULL_GC_EVERY, quiet_full_collections
+
+    before = gc.get_threshold()
+    try:
+        quiet_full_collections()
+        assert gc.get_threshold() == (*before[:2], FULL_GC_EVERY) and FULL_GC_EVERY > before[2]
+        assert gc.get_freeze_count() > 1000  # modules and codecs: out of every pass
+        assert gc.isenabled()  # young cycles are still collected
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
