@@ -99,13 +99,25 @@ for _, op in ipairs(cjson.decode(ARGV[5])) do
 end
 return 0
 """
-_READ_SETS = """
-local out = {}
+# The components a batch links, in one command (most sets are empty). KEYS: the members
+# sets of n components. ARGV: the block-set key prefix, then the n roots. Returns the
+# non-empty members sets as {i, members}, then every member's non-empty block set as
+# {node, blocked} (a singleton's only member is its root).
+_READ_COMPONENTS = """
+local block_prefix = ARGV[1]
+local members, blocked, seen = {}, {}, {}
 for i, key in ipairs(KEYS) do
   local found = redis.call('SMEMBERS', key)
-  if #found > 0 then out[#out + 1] = {i, found} end
+  if #found > 0 then members[#members + 1] = {i, found} else found = {ARGV[i + 1]} end
+  for _, node in ipairs(found) do
+    if not seen[node] then
+      seen[node] = true
+      local nodes = redis.call('SMEMBERS', block_prefix .. node)
+      if #nodes > 0 then blocked[#blocked + 1] = {node, nodes} end
+    end
+  end
 end
-return out
+return {members, blocked}
 """
 DEDUP_SUFFIX = ":dd"
 RECENT_EVENTS = 50  # per routing identity
@@ -188,7 +200,7 @@ class ProfileStore:
         self._load_partials = redis.register_script(_LOAD_PARTIALS)
         self._store_partials = redis.register_script(_STORE_PARTIALS)
         self._apply_decisions = redis.register_script(_APPLY_DECISIONS)
-        self._read_sets = redis.register_script(_READ_SETS)
+        self._read_components = redis.register_script(_READ_COMPONENTS)
 
     # -- positions and partials (the worker) -------------------------------------------
 
@@ -257,18 +269,14 @@ class ProfileStore:
             return IdentityGraph(rules=self.rules)
         roots = {n: r.decode() for n, r in zip(nodes, stored_roots) if r is not None}
         components = sorted(set(roots.values()) | (set(nodes) - roots.keys()))
-        pipe.watch(*(self.keys.members(r) for r in components))
-        members = self._non_empty_sets([self.keys.members(r) for r in components], components)
+        member_keys = [self.keys.members(r) for r in components]
+        pipe.watch(*member_keys)
+        found_members, found_blocked = self._read_components(keys=member_keys, args=[self.keys.block(""), *components])
+        members = {components[int(i) - 1]: {m.decode() for m in found} for i, found in found_members}
         for root, found in members.items():
             roots.update((m, root) for m in found if m != root)
-        everyone = sorted({m for root in components for m in members.get(root, {root})})
-        blocked = self._non_empty_sets([self.keys.block(n) for n in everyone], everyone)
+        blocked = {node.decode(): {m.decode() for m in found} for node, found in found_blocked}
         return IdentityGraph(roots, members, self.rules, blocked)
-
-    def _non_empty_sets(self, keys: list[str], names: list[str]) -> dict[str, set[str]]:
-        """{name: members} of the sets at ``keys`` that exist, in one command (most are empty)."""
-        found = self._read_sets(keys=keys) if keys else []
-        return {names[int(i) - 1]: {m.decode() for m in members} for i, members in found}
 
     def _decision_op(self, decision: Decision, now: int) -> dict[str, Any]:
         """What ``_APPLY_DECISIONS`` does for one decision: a merge re-points the loser's
