@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from panorama.errors import PanoramaError
@@ -175,7 +176,8 @@ def main() -> None:
     try:
         app()
     except PanoramaError as e:
-        console.print(f"[red]error:[/red] {e}")
+        # never wrapped (paths and commands stay whole, copyable) nor read as markup (log lines)
+        console.print("[red]error:[/red]", escape(str(e)), soft_wrap=True)
         sys.exit(2)
 
 

@@ -1,5 +1,5 @@
 """Lifecycle distribution and revenue by segment against values computed in Python from
-the same profile versions and membership changes (chDB, no Kafka)."""
+the same signals, profile versions and membership changes (chDB, no Kafka)."""
 
 from __future__ import annotations
 
@@ -40,11 +40,16 @@ def data(tmp_path_factory):
                 for step in range(rng.randint(1, 3)):  # enter, leave, enter again
                     changes.append({"segment_id": segment, "customer_id": f"c{c}", "is_member": 1 - step % 2,
                                     "changed_at": T0 + timedelta(days=step), "version": step + 1})
+    signals = [{"customer_id": f"c{c}", "seq": seq, "stage": rng.choice(STAGES), "previous_stage": "",
+                "churn_risk": rng.randint(0, 100), "churn_level": "low", "reasons": "[]",
+                "recorded_at": T0 + timedelta(days=seq)}
+               for c in range(300) for seq in rng.sample(range(1, 9), rng.randint(1, 3))]  # out of order
     backend = ChdbBackend(tmp_path_factory.mktemp("views") / "chdb")
     apply_migrations(backend)
     backend.insert("profile_versions", pa.Table.from_pylist(profiles))
     backend.insert("segment_membership", pa.Table.from_pylist(changes))
-    yield backend, profiles, changes
+    backend.insert("customer_signals", pa.Table.from_pylist(signals))
+    yield backend, profiles, changes, signals
     backend.close()
 
 
@@ -69,9 +74,13 @@ def current_members(changes: list[dict]) -> dict[str, set[str]]:
     return members
 
 
-def test_lifecycle_distribution(data):
-    backend, profiles, _ = data
-    stages = Counter(p["lifecycle_stage"] for p in live_profiles(profiles).values())
+def test_lifecycle_distribution_counts_each_customers_latest_signal(data):
+    backend, _, _, signals = data
+    latest: dict[str, dict] = {}
+    for signal in signals:
+        if signal["customer_id"] not in latest or signal["seq"] > latest[signal["customer_id"]]["seq"]:
+            latest[signal["customer_id"]] = signal
+    stages = Counter(signal["stage"] for signal in latest.values())
     total = sum(stages.values())
     rows = backend.query("SELECT lifecycle_stage, customers, share FROM lifecycle_distribution").rows
     assert {stage: (n, pytest.approx(share)) for stage, n, share in rows} == \
@@ -79,7 +88,7 @@ def test_lifecycle_distribution(data):
 
 
 def test_revenue_by_segment(data):
-    backend, profiles, changes = data
+    backend, profiles, changes, _ = data
     live, members = live_profiles(profiles), current_members(changes)
     expected = {}
     for segment, customers in members.items():
