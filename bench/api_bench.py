@@ -178,6 +178,9 @@ def run(settings: Settings, rate: int = 300, seconds: float = 5.0) -> list[Figur
         store = KeyStore(settings)
         key, _ = store.create("bench", "support", rate_limit=rate * 10)
         store.close()
+        at_rest = _cpu_seconds(process.pid)
+        time.sleep(2.0)
+        at_rest = (_cpu_seconds(process.pid) - at_rest) / 2.0 / rate * 1e6
         reads, reads_cpu = _measured(process, port, f"/v1/profiles/{customer}", key, rate, seconds)
         bare, bare_cpu = _measured(process, port, "/v1/keys/me", key, rate, seconds)
     finally:
@@ -190,6 +193,8 @@ def run(settings: Settings, rate: int = 300, seconds: float = 5.0) -> list[Figur
         Figure("profile read p99", _p(reads, 99), "µs", "authenticated /v1/keys/me p99", _p(bare, 99), note),
         Figure("profile read: server CPU per request", reads_cpu, "µs", "authenticated /v1/keys/me", bare_cpu,
                f"{note}; all API processes, warm-up requests included"),
+        Figure("of which API processes at rest (idle CPU / rate)", at_rest, "µs", note="supervisor, pollers, timers; "
+               "measured over 2 s with no requests"),
         Figure("audit event acknowledged (acks=all), p50", _p(audit, 50), "µs", note="sequential, one at a time"),
         Figure("audit event acknowledged (acks=all), p99", _p(audit, 99), "µs", note="sequential, one at a time"),
     ]
