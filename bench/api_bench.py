@@ -86,7 +86,14 @@ async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) 
 
     async def one(due: float) -> None:
         connection = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
-        status = await _exchange(connection, request)
+        try:
+            status = await _exchange(connection, request)
+        except (asyncio.IncompleteReadError, ConnectionResetError):
+            # the server closed it after 5 s idle (uvicorn's keep-alive timeout): a pool that
+            # grew while the server was behind holds such connections; retry once on a new one
+            connection[1].close()
+            connection = await asyncio.open_connection("127.0.0.1", port)
+            status = await _exchange(connection, request)
         latencies.append((time.perf_counter() - due) * 1e6)
         idle.append(connection)
         if status != 200:
