@@ -59,6 +59,7 @@ run: up demo
 	@echo "  $(BIN)/cdp profile get u-000001            one customer's live 360-degree profile (Redis)"
 	@echo "  $(BIN)/cdp identity explain u-000001       how that customer's identities were stitched"
 	@echo "  $(BIN)/cdp sql 'SELECT * FROM rfm LIMIT 5' analytics in ClickHouse (docs/analytics.md)"
+	@echo "  $(BIN)/cdp segments create NAME --rule JSON  a live segment (README: Segments for marketing)"
 	@echo "  $(BIN)/cdp keys create --role admin --name you   a key for the API (nothing but /health answers without one)"
 	@echo "  curl -H 'Authorization: Bearer KEY' 'localhost:8080/v1/profiles?identity=user_id:u-000001'"
 	@echo "  curl -u WRITE_KEY: localhost:8080/v1/track  the Segment-compatible collector (cdp keys create --role ingest)"
