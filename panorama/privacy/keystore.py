@@ -65,6 +65,18 @@ def master_aead(settings: Settings) -> AESGCM:
     return AESGCM(base64.b64decode(settings.master_key.get_secret_value()))
 
 
+def forgotten_key(namespace: str) -> str:
+    """The forgotten list of ``namespace``: subject -> ``<at>`` while forgotten,
+    ``<at>:lifted`` once consent came back. Readers outside this class (the segment sweep,
+    activation) check it inside their own Redis pipelines."""
+    return f"{namespace}:privacy:forgotten"
+
+
+def is_forgotten(state: bytes | None) -> bool:
+    """Whether a forgotten-list entry (HGET of :func:`forgotten_key`) means "forgotten now"."""
+    return state is not None and not state.endswith(LIFTED)
+
+
 class KeyStore:
     """Data keys and the forgotten list for one namespace. One per process and role;
     not thread-safe (like the producer that owns it)."""
@@ -102,7 +114,7 @@ class KeyStore:
 
     @property
     def forgotten_key(self) -> str:
-        return f"{self.ns}:privacy:forgotten"
+        return forgotten_key(self.ns)
 
     @property
     def epoch_key(self) -> str:

@@ -20,10 +20,11 @@ from typing import Any
 from redis import Redis
 
 from panorama.privacy.consent import RECIPIENT_PURPOSES, consent_allows
+from panorama.privacy.keystore import forgotten_key, is_forgotten
 from panorama.settings import Settings
 from streams.profiles.fold import merge
 from streams.profiles.view import profile_view
-from streams.segments.store import SegmentStore, forgotten_key, is_forgotten
+from streams.segments.store import SegmentStore
 from streams.store import ProfileStore
 
 ADDRESS_KINDS = {"email": "email", "sms": "phone", "phone": "phone", "whatsapp": "phone"}

@@ -209,14 +209,3 @@ def forget_memberships(redis: Redis, namespace: str, nodes: list[str]) -> None:
     Their ``seg:state`` keys are named after them and go with the customer's other keys."""
     for key in redis.scan_iter(match=SegmentKeys(namespace).members("*"), count=1000):
         redis.srem(key, *nodes)
-
-
-def forgotten_key(namespace: str) -> str:
-    """The key store's forgotten list (``KeyStore.forgotten_key``; a unit test holds the two
-    together): subject -> ``<at>`` while forgotten, ``<at>:lifted`` once consent came back."""
-    return f"{namespace}:privacy:forgotten"
-
-
-def is_forgotten(state: bytes | None) -> bool:
-    """Whether a forgotten-list entry (HGET of :func:`forgotten_key`) means "forgotten now"."""
-    return state is not None and not state.endswith(b":lifted")

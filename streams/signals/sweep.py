@@ -20,11 +20,12 @@ from functools import reduce
 import orjson
 from redis import WatchError
 
+from panorama.privacy.keystore import forgotten_key, is_forgotten
 from streams.outbox import outbox_entry, record_id
 from streams.profiles.codec import decode_partial
 from streams.profiles.fold import Partial, merge
 from streams.segments.live import Evaluation, LiveSegments, evaluate_customer
-from streams.segments.store import SegmentStore, forgotten_key, is_forgotten
+from streams.segments.store import SegmentStore
 from streams.signals.due import SETTLE_LUA, owner
 from streams.signals.rules import SignalRules
 from streams.store import DEDUP_SUFFIX, ProfileStore

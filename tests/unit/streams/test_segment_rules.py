@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from streams.profiles.fold import fold
 from streams.segments.live import evaluate_customer
 from streams.segments.rules import DAY_US, RuleError, compile_rule
-from panorama.privacy.keystore import KeyStore
-from streams.segments.store import Segment, check_rule, check_segment_id, forgotten_key, is_forgotten
+from panorama.privacy.keystore import KeyStore, forgotten_key, is_forgotten
+from streams.segments.store import Segment, check_rule, check_segment_id
 from streams.segments.view import personal_traits, profile_content, segment_fields
 from streams.signals.rules import SignalRules, evaluate
 from tests.unit.streams.budget import examples
