@@ -66,9 +66,10 @@ def _decode_seconds(encoded: list[tuple[bytes, bytes]], opener: Opener | None) -
 
     def decode_all():
         for start in range(0, len(encoded), 5000):
-            batch = [(codec.decode(value), key) for value, key in encoded[start:start + 5000]]
+            chunk = encoded[start:start + 5000]
+            batch = [(codec.decode(value), key) for value, key in chunk]
             if opener is not None:
-                opener.open_batch(batch)
+                opener.open_batch(batch, [value for value, _ in chunk])  # as the worker does
 
     return len(encoded) / rate(len(encoded), decode_all)
 

@@ -231,7 +231,7 @@ class ProfileWorker:
                 sources.append(msg)
             except ContractError as e:
                 self._dead_letter(msg, e)
-        opened = self.privacy.open_batch(decoded)
+        opened = self.privacy.open_batch(decoded, [msg.value() for msg in sources])
         for index, error in opened.errors:  # tampered or unreadable sealed fields
             self._dead_letter(sources[index], error)
         if opened.forgets_seen:  # a customer was forgotten: a cached partial may still hold it

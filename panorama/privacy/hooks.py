@@ -11,14 +11,14 @@ neither a live worker nor a replay brings a forgotten customer back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from panorama.errors import ContractError, UnknownSchemaError
-from panorama.privacy.crypto import seal
+from panorama.privacy.crypto import SEALED_MARK, seal
 from panorama.privacy.errors import SuppressedIdentity
 from panorama.privacy.fields import RecordOpener, memo_sealer
 from panorama.privacy.keystore import KeyStore
@@ -185,8 +185,10 @@ class Opener:
         except ContractError:
             return True
 
-    def open_batch(self, items: list[tuple[dict, bytes | None]]) -> Opened:
-        """Open the personal fields of decoded ``(record, message key)`` pairs."""
+    def open_batch(self, items: list[tuple[dict, bytes | None]], values: Sequence[bytes] | None = None) -> Opened:
+        """Open the personal fields of decoded ``(record, message key)`` pairs. ``values``,
+        the raw message values by position, lets a record whose bytes hold no sealed value
+        skip the walk over its personal fields: most events carry none."""
         keystore = self.keystore
         keystore.refresh()
         opened = Opened(forgets_seen=keystore.generation != self._generation)
@@ -202,6 +204,9 @@ class Opener:
             at = erased_before.get(key.decode()) if erased_before and key else None
             if at is not None and erased_by_forget(record, at):
                 opened.erased += 1
+                continue
+            if values is not None and SEALED_MARK not in values[index]:
+                opened.records.append((index, record))
                 continue
             try:
                 record, shredded = open_one(record)
