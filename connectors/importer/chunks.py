@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from connectors import registry
+from connectors.importer.columnar import columnar_layout
 from connectors.importer.mapping import Mapping
-from connectors.importer.readers import build_row, scan_rows
+from connectors.importer.readers import CsvRow, build_row, file_format, scan_rows
 from connectors.privacy_keys import prefetch_keys
-from panorama.errors import ContractError
+from panorama.errors import ConnectorError, ContractError
 from panorama.settings import Settings
 from producers.encoder import EventEncoder
 
@@ -29,6 +30,7 @@ from producers.encoder import EventEncoder
 CHUNK_ROWS = 1000
 
 Row = tuple[int, Any, int]  # (row number, row or the ContractError reading it, bytes read so far)
+Scanned = tuple[int, Any, int]  # (row number, what readers.build_row takes, bytes read so far)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class ImportTask:
     connector: str
     mapping: Mapping
     received_at: int
+    columnar: bool = True  # False: every chunk row by row (the reference the columnar path is tested against)
 
 
 @dataclass(slots=True)
@@ -52,31 +55,62 @@ class ChunkResult:
     rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, field, code, problem)
 
 
-def chunks(path: Path, wanted: Callable[[int], bool] = lambda index: True) -> Iterator[tuple[int, list[Row]]]:
-    """(index, rows) of the chunks of CHUNK_ROWS rows of ``path``, those ``wanted(index)``
-    only; the others are scanned (to number the rows) but not built."""
+def chunks(path: Path, wanted: Callable[[int], bool] = lambda index: True) -> Iterator[tuple[int, list[Scanned]]]:
+    """(index, scanned rows) of the chunks of CHUNK_ROWS rows of ``path``, those
+    ``wanted(index)`` only; the others are scanned (to number the rows) but not kept. Rows
+    are built into dicts by the encoder, and only those the row path handles."""
     scanned = scan_rows(path)
     for index in count():
         chunk = list(islice(scanned, CHUNK_ROWS))
         if not chunk:
             return
         if wanted(index):
-            yield index, [(number, build_row(found), position) for number, found, position in chunk]
+            yield index, chunk
 
 
 class ChunkEncoder:
-    """Maps, validates, seals and encodes chunks of one import. ``close()`` when done."""
+    """Maps, validates, seals and encodes chunks of one import. ``close()`` when done.
+
+    CSV chunks of a connector with a columnar layout (``columnar.py``) go column by column;
+    the rows that path leaves (and every other chunk) go row by row. The result is the
+    same either way: the same events in the same order, the same rejections."""
 
     def __init__(self, task: ImportTask):
         self.connector = registry.get(task.connector)(task.mapping.settings)
         self.rename = task.mapping.renamer()
         self.received_at = task.received_at
         self.encoder = EventEncoder(task.settings)
+        self.columnar = (columnar_layout(self.connector, self.encoder, self.rename)
+                         if task.columnar and file_format(task.path) == "csv" else None)
 
-    def __call__(self, chunk: list[Row]) -> ChunkResult:
+    def __call__(self, chunk: list[Scanned]) -> ChunkResult:
         """A row that cannot be read or mapped, or whose event fails the contract, is
         rejected whole: none of its events is sent. Raises KeyStoreUnavailable (a
         ProducerError) when the privacy key store cannot be reached."""
+        table = [index for index, (_, found, _) in enumerate(chunk) if isinstance(found, CsvRow)]
+        if self.columnar is None or not table:
+            return self.encode_rows([(number, build_row(found), position) for number, found, position in chunk])
+        events, _ = self.columnar([chunk[index][1] for index in table], self.received_at)
+        placed: list[tuple[bytes, bytes] | None] = [None] * len(chunk)
+        for index, event in zip(table, events):
+            placed[index] = event
+        left = [index for index, event in enumerate(placed) if event is None]
+        result = ChunkResult(len(chunk), chunk[-1][2])
+        if left:
+            by_row = self.encode_rows([(chunk[i][0], build_row(chunk[i][1]), chunk[i][2]) for i in left])
+            rejected = {number for number, *_ in by_row.rejects}
+            if len(by_row.events) != len(left) - len(rejected):
+                raise ConnectorError(f"{self.connector.name}: a columnar layout needs one event per row")
+            produced = iter(by_row.events)
+            for index in left:
+                if chunk[index][0] not in rejected:
+                    placed[index] = next(produced)
+            result.rejects = by_row.rejects
+        result.events = [event for event in placed if event is not None]
+        return result
+
+    def encode_rows(self, chunk: list[Row]) -> ChunkResult:
+        """The row path: each row mapped to records, validated, sealed and encoded."""
         to_events, rename, received_at = self.connector.to_events, self.rename, self.received_at
         mapped: list[tuple[int, Any]] = []
         for number, row, _ in chunk:

@@ -62,7 +62,7 @@ def build_row(found: Any) -> dict[str, Any] | ContractError:
     return found if isinstance(found, ContractError) else found.build()
 
 
-class _CsvRow:
+class CsvRow:
     __slots__ = ("header", "values")
 
     def __init__(self, header: list[str], values: list[str]):
@@ -110,7 +110,7 @@ class _ParquetBatch:
         return self.python
 
 
-def _csv(text: io.TextIOWrapper) -> Iterator[tuple[int, _CsvRow | ContractError]]:
+def _csv(text: io.TextIOWrapper) -> Iterator[tuple[int, CsvRow | ContractError]]:
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None:
@@ -123,7 +123,7 @@ def _csv(text: io.TextIOWrapper) -> Iterator[tuple[int, _CsvRow | ContractError]
                 continue
             yield number, ContractError("<row>", f"has {len(values)} columns, the header has {width}", "malformed_row")
         else:
-            yield number, _CsvRow(header, values)
+            yield number, CsvRow(header, values)
 
 
 def _jsonl(text: io.TextIOWrapper) -> Iterator[tuple[int, _JsonRow]]:

@@ -1,0 +1,106 @@
+"""The columnar import path against the row path it replaces: the same bytes, keys,
+rejections and row numbers for the same CSV, over hand-picked odd rows and generated ones
+(sealing is off here: AES-GCM nonces are random; tests/integration/connectors/
+test_import.py compares sealed imports through Kafka)."""
+
+from __future__ import annotations
+
+import csv
+import string
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from connectors.importer.chunks import ChunkEncoder, ImportTask, chunks
+from connectors.importer.mapping import Mapping
+from panorama.settings import Settings
+from producers.columnar import varints
+from schemas.avro_writer import varint
+
+COLUMNS = ["order_id", "ordered_at", "total", "currency", "customer_id", "email", "phone", "sku", "product_name",
+           "category", "quantity", "unit_price", "status", "coupon"]
+GOOD = ["o-1", "2024-06-10 08:13:20", "19.90", "EUR", "c1", " Kunde@Example.de ", "+49 30 1234567", "MUG", "Mug",
+        "kitchen", "2", "9.95", "", "SUMMER"]
+
+
+def both_paths(path, mapping: Mapping = Mapping()):
+    """(events, rejects, (rows, position) per chunk) of the row path and of the columnar path."""
+    found = []
+    with mock.patch("panorama.privacy.hooks.Sealer", lambda _settings: None):
+        for columnar in (False, True):
+            encoder = ChunkEncoder(ImportTask(Settings(), path, "orders", mapping, 1_750_000_000_000_000, columnar))
+            assert (encoder.columnar is not None) == columnar
+            results = [encoder(chunk) for _, chunk in chunks(path)]
+            found.append(([e for r in results for e in r.events], [x for r in results for x in r.rejects],
+                          [(r.rows, r.position) for r in results]))
+    return found
+
+
+def write(path, rows, header=COLUMNS, tail: str = ""):
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(header)
+        out.writerows(rows)
+        f.write(tail)
+
+
+def variant(**changes) -> list[str]:
+    row = dict(zip(COLUMNS, GOOD)) | changes
+    return [row[c] for c in COLUMNS]
+
+
+ODD = [
+    variant(total="1.999"), variant(ordered_at="someday"), variant(order_id=" "), variant(phone="n/a"),
+    variant(currency="ÄBC"), variant(currency="usd"), variant(quantity="99999999999"), variant(quantity="0"),
+    variant(sku="", product_name="", quantity="zero", unit_price="x"),  # no item: quantity and price unread
+    variant(ordered_at="1999-12-31"), variant(ordered_at="2999-01-01"), variant(customer_id="", email="", phone=""),
+    variant(order_id="\u00a0o-2\u2003"), variant(email="not-an-email"), variant(total=""), variant(total="1e40"),
+    variant(ordered_at="2024-06-10T08:13:20+02:00"), variant(ordered_at="1718000000"), variant(status="paid", coupon=""),
+    variant(unit_price="", currency=""), variant(order_id="o-ä\x1f"),
+]
+
+
+def test_odd_rows_get_the_row_paths_rejections_and_the_rest_the_same_bytes(tmp_path):
+    path = tmp_path / "orders.csv"
+    write(path, [variant(order_id=f"o-{n}") for n in range(1500)] + ODD, tail="only,two\n\n")
+    (row_events, row_rejects, row_chunks), (events, rejects, col_chunks) = both_paths(path)
+    assert len(row_rejects) >= 10 and rejects == row_rejects
+    assert events == row_events and len(events) == 1500 + len(ODD) - len(row_rejects) + 1
+    assert col_chunks == row_chunks
+
+
+def test_mapping_and_settings_apply_as_in_the_row_path(tmp_path):
+    path = tmp_path / "bestellungen.csv"
+    header = ["Nr", "Datum", "Betrag", "Mail", "Tel", "Artikel", "order_id"]
+    rows = [[f"b-{n}", f"{1 + n % 28:02d}.03.2024 02:{n % 60:02d}", "5,00" if n == 3 else "5", f"k{n % 9}@x.de",
+             "030 1234567", "A" if n % 2 else "", "ignored"] for n in range(300)]
+    write(path, rows, header)
+    mapping = Mapping({"order_id": "Nr", "ordered_at": "Datum", "total": "Betrag", "email": "Mail", "phone": "Tel",
+                       "sku": "Artikel"},
+                      {"timezone": "Europe/Berlin", "default_phone_region": "DE", "date_format": "%d.%m.%Y %H:%M",
+                       "currency": "JPY"})
+    (row_events, row_rejects, _), (events, rejects, _) = both_paths(path, mapping)
+    assert rejects == row_rejects and [r[:2] for r in rejects] == [(4, "total")]
+    assert events == row_events and len(events) == 299
+
+
+_TEXT = st.sampled_from(["", " ", "x", " Y ", "ä", "\u00a0", "0", "-1", "3", "1.5", "12.345", "EUR", "eur", "JPY", "€",
+                         "2024-06-10 08:13:20", "2024-02-30 00:00:00", "2024-06-10", "a@b.de", " A@B.DE", "+4930123",
+                         "030 123", "n/a", "DE"]) | st.text(string.printable + "äß€\u00a0", max_size=6)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.fixed_dictionaries({c: _TEXT for c in COLUMNS}), min_size=1, max_size=40))
+def test_generated_rows_give_the_same_bytes_and_rejections(tmp_path, rows):
+    path = tmp_path / "generated.csv"
+    write(path, [variant(**row) for row in rows] + [GOOD])
+    (row_events, row_rejects, _), (events, rejects, _) = both_paths(path)
+    assert rejects == row_rejects
+    assert events == row_events and len(events) >= 1
+
+
+@pytest.mark.parametrize("values", [[0, 1, -1, 63, 64, -65, 8191, 8192, 2**31 - 1, -2**31, 2**63 - 1, -2**63], []])
+def test_varints_are_the_writers(values):
+    assert varints(np.array(values, dtype=np.int64)).to_pylist() == [varint(v) for v in values]
