@@ -55,11 +55,14 @@ def default_workers(path: Path) -> int:
 
 
 def import_file(settings: Settings, path: Path, connector_name: str, mapping_file: Path | None = None,
-                progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> ImportReport:
+                progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+                columnar: bool = True) -> ImportReport:
     """Import ``path``; ``progress(bytes_read, rows_read)`` is called after every chunk.
     ``workers`` processes map and encode (None: :func:`default_workers`; 0: this process
-    alone). Raises ConnectorError for an unusable file or connector, ProducerError if
-    Kafka did not acknowledge every event."""
+    alone). ``columnar=False`` keeps every row on the row path (the reference the columnar
+    path is measured and tested against; the result is the same). Raises ConnectorError
+    for an unusable file or connector, ProducerError if Kafka did not acknowledge every
+    event."""
     connector_cls = registry.get(connector_name)
     if connector_cls.input_format != "row":
         raise ConnectorError(f"{connector_name} is not an import connector; try one of: "
@@ -69,7 +72,7 @@ def import_file(settings: Settings, path: Path, connector_name: str, mapping_fil
     file_format(path)
     mapping = load_mapping(mapping_file)
     connector_cls(mapping.settings)  # a bad setting fails here, before any worker starts
-    task = ImportTask(settings, path, connector_name, mapping, now_us())
+    task = ImportTask(settings, path, connector_name, mapping, now_us(), columnar)
     workers = default_workers(path) if workers is None else workers
     report = ImportReport(path, rejects_file=rejects_path(path))
     with (fewer_collections(), InteractionProducer(settings) as producer,
