@@ -12,8 +12,10 @@ Layout (``{ns}`` is the topic prefix, so side-by-side deployments and tests neve
 ``{ns}:id:root:{node}``        the root (customer id) of a non-root node
 ``{ns}:id:members:{root}``     set: every node of a customer (absent for a singleton)
 ``{ns}:id:label:{node}``       ``kind:value`` of a node, for ``cdp identity explain``
-``{ns}:id:log:{node}``         list of JSON merge/refusal decisions involving root ``node``
+``{ns}:id:log:{node}``         list of JSON merge/refusal/regroup decisions involving root ``node``
 ``{ns}:id:block:{node}``       set: nodes an operator unmerged from ``node`` (never re-linked)
+``{ns}:id:cand:{node}``        hash: other node -> ``occurred_at|event_id``, the earliest
+                               event that linked the two (see :mod:`streams.identity.stored`)
 ``{ns}:id:unmerges``           list of JSON unmerge decisions (operator actions, not in the log)
 ``{ns}:sig:due:{p}``           sorted set: nodes touched on partition ``p`` and customers
                                owned by ``p``, scored by when their signals are due
@@ -23,7 +25,7 @@ Layout (``{ns}`` is the topic prefix, so side-by-side deployments and tests neve
 =============================  ==========================================================
 
 Erasure of an identity deletes every key that names its node (``pf``, ``ev``, ``id:root``,
-``id:members``, ``id:label``, ``id:log``, ``id:block``), removes the node from other nodes'
+``id:members``, ``id:label``, ``id:log``, ``id:block``, ``id:cand``), removes the node from other nodes'
 ``id:block`` sets and drops the ``id:unmerges`` entries naming it, and for a customer
 deletes ``sig:state``. ``sig:due`` and the outbox hold node ids (keyed hashes) and
 decision details only, never plain identity values; the next sweep drops a due member
@@ -48,8 +50,8 @@ import orjson
 from redis import Redis, WatchError
 
 from panorama.errors import FencedError, ProfileNotFound
-from streams.identity.graph import Decision, IdentityGraph, LinkRules, Merge
-from streams.outbox import outbox_entry, record_id
+from streams.identity.rules import Decision, LinkRules
+from streams.identity.stored import GraphStore
 from streams.profiles.codec import decode_partial, encode_partial
 from streams.profiles.fold import Partial
 from streams.signals.due import TOUCH_LUA
@@ -82,42 +84,6 @@ for i = 1, n do
   touch(KEYS[#KEYS], ARGV[base + 1], at)
 end
 return n
-"""
-# A batch's identity decisions in one command. ARGV: root, members and log key prefixes,
-# the outbox key, then a JSON list of {w: winner, l: loser, m: moved, o: [field, record]}
-# (merges; absent for refusals) with r: roots whose log gets e: the entry.
-_APPLY_DECISIONS = """
-local root_prefix, members_prefix, log_prefix, outbox = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for _, op in ipairs(cjson.decode(ARGV[5])) do
-  if op.w then
-    for _, node in ipairs(op.m) do redis.call('SET', root_prefix .. node, op.w) end
-    redis.call('SADD', members_prefix .. op.w, op.w, unpack(op.m))
-    redis.call('DEL', members_prefix .. op.l)
-    redis.call('HSET', outbox, op.o[1], op.o[2])
-  end
-  for _, root in ipairs(op.r) do redis.call('RPUSH', log_prefix .. root, op.e) end
-end
-return 0
-"""
-# The components a batch links, in one command (most sets are empty). KEYS: the members
-# sets of n components. ARGV: the block-set key prefix, then the n roots. Returns the
-# non-empty members sets as {i, members}, then every member's non-empty block set as
-# {node, blocked} (a singleton's only member is its root).
-_READ_COMPONENTS = """
-local block_prefix = ARGV[1]
-local members, blocked, seen = {}, {}, {}
-for i, key in ipairs(KEYS) do
-  local found = redis.call('SMEMBERS', key)
-  if #found > 0 then members[#members + 1] = {i, found} else found = {ARGV[i + 1]} end
-  for _, node in ipairs(found) do
-    if not seen[node] then
-      seen[node] = true
-      local nodes = redis.call('SMEMBERS', block_prefix .. node)
-      if #nodes > 0 then blocked[#blocked + 1] = {node, nodes} end
-    end
-  end
-end
-return {members, blocked}
 """
 DEDUP_SUFFIX = ":dd"
 RECENT_EVENTS = 50  # per routing identity
@@ -166,6 +132,9 @@ class Keys:
     def block(self, node: str) -> str:
         return f"{self.ns}:id:block:{node}"
 
+    def candidates(self, node: str) -> str:
+        return f"{self.ns}:id:cand:{node}"
+
     def recent(self, node: str) -> str:
         return f"{self.ns}:ev:{node}"
 
@@ -187,7 +156,7 @@ class Keys:
         decisions (``id:block``, ``id:unmerges``), the last published signals (so a rebuild
         publishes only real changes) and the outbox (records committed, not yet sent)."""
         return [f"{self.ns}:{family}:*" for family in ("off", "pf", "ev", "id:root", "id:members", "id:label",
-                                                         "id:log", "sig:due")]
+                                                         "id:log", "id:cand", "sig:due")]
 
 
 class ProfileStore:
@@ -199,8 +168,7 @@ class ProfileStore:
         self._resolve = redis.register_script(_RESOLVE)
         self._load_partials = redis.register_script(_LOAD_PARTIALS)
         self._store_partials = redis.register_script(_STORE_PARTIALS)
-        self._apply_decisions = redis.register_script(_APPLY_DECISIONS)
-        self._read_components = redis.register_script(_READ_COMPONENTS)
+        self.graphs = GraphStore(redis, self.keys, self.rules, self.identity_topic)
 
     # -- positions and partials (the worker) -------------------------------------------
 
@@ -244,52 +212,20 @@ class ProfileStore:
                     stored = -1 if stored is None else int(stored)
                     if stored != expected:
                         raise FencedError(topic, partition, expected, stored)
-                    graph = self._watched_graph(pipe, link_nodes, roots)
+                    graph = self.graphs.watched(pipe, link_nodes, roots)
                     decisions = [d for r in links for d in graph.link(r.nodes, r.event_id, r.occurred_at)]
                     pipe.multi()
                     if nodes:
                         self._store_partials(keys=store_keys, args=store_args, client=pipe)
                     if labels:
                         pipe.mset({self.keys.label(node): label for node, label in labels.items()})
-                    if decisions:
-                        ops = [self._decision_op(d, now) for d in decisions]
-                        self._apply_decisions(args=[*self.keys.prefixes, self.keys.outbox(partition),
-                                                    orjson.dumps(ops)], client=pipe)
+                    self.graphs.queue(pipe, decisions, graph.new_candidates, self.keys.outbox(partition),
+                                      self.keys.due(partition), now, now + debounce_us)
                     pipe.set(offset_key, offset)
                     pipe.execute()
                     return decisions
                 except WatchError:
                     continue
-
-    def _watched_graph(self, pipe, nodes: list[str], stored_roots: list[bytes | None]) -> IdentityGraph:
-        """The part of the graph ``nodes`` (whose stored roots were read under WATCH) belong
-        to, read after WATCHing every key it came from (so a concurrent change aborts our
-        EXEC rather than being overwritten)."""
-        if not nodes:
-            return IdentityGraph(rules=self.rules)
-        roots = {n: r.decode() for n, r in zip(nodes, stored_roots) if r is not None}
-        components = sorted(set(roots.values()) | (set(nodes) - roots.keys()))
-        member_keys = [self.keys.members(r) for r in components]
-        pipe.watch(*member_keys)
-        found_members, found_blocked = self._read_components(keys=member_keys, args=[self.keys.block(""), *components])
-        members = {components[int(i) - 1]: {m.decode() for m in found} for i, found in found_members}
-        for root, found in members.items():
-            roots.update((m, root) for m in found if m != root)
-        blocked = {node.decode(): {m.decode() for m in found} for node, found in found_blocked}
-        return IdentityGraph(roots, members, self.rules, blocked)
-
-    def _decision_op(self, decision: Decision, now: int) -> dict[str, Any]:
-        """What ``_APPLY_DECISIONS`` does for one decision: a merge re-points the loser's
-        members at the winner and queues its ``<prefix>.identity`` record in the outbox;
-        every decision is appended to the logs of the roots involved."""
-        entry = orjson.dumps(decision.as_dict() | {"recorded_at": now}).decode()
-        if not isinstance(decision, Merge):
-            return {"r": list(decision.roots), "e": entry}
-        record = {"id": record_id(self.keys.ns, "merge", decision.event_id, decision.winner, decision.loser),
-                  "recorded_at": now, "customer_id": decision.winner, **decision.as_dict()}
-        field, value = outbox_entry(self.identity_topic, decision.winner, record)
-        return {"w": decision.winner, "l": decision.loser, "m": list(decision.moved), "o": [field, value.decode()],
-                "r": [decision.winner, decision.loser], "e": entry}
 
     # -- reads (API, CLI) ---------------------------------------------------------------
 
@@ -341,5 +277,10 @@ class ProfileStore:
         *logs, unmerges = pipe.execute()
         entries = {raw: orjson.loads(raw) for found in logs for raw in found}
         mine = set(members)
-        entries.update((raw, u) for raw in unmerges if mine & set((u := orjson.loads(raw))["apart"] + u["removed"]))
+        entries.update((raw, u) for raw in unmerges if mine & _named(u := orjson.loads(raw)))
         return sorted(entries.values(), key=lambda e: (e.get("recorded_at", 0), e["occurred_at"], e["event_id"]))
+
+
+def _named(unmerge: dict[str, Any]) -> set[str]:
+    """The nodes an unmerge decision is about: the pair and every component it changed."""
+    return {*unmerge["apart"], *(n for component in unmerge.get("components", unmerge.get("sides", ())) for n in component)}

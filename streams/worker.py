@@ -30,7 +30,7 @@ from producers.dead_letter import dead_letter_record
 from producers.producer import producer_config
 from schemas.codec import InteractionCodec
 from schemas.identities import routing_identity
-from streams.identity.graph import LinkRules, Merge
+from streams.identity.rules import LinkRules, Merge, Regroup
 from streams.identity.nodes import NodeNamer, identity_count
 from streams.outbox import OutboxPublisher
 from streams.profiles.fold import Partial, apply
@@ -217,10 +217,9 @@ class ProfileWorker:
         self.latency.observe_us([r["received_at"] for r in records], now_us())
         self.stats.events += len(records)
         self.stats.batches += 1
-        merges = sum(1 for d in decisions if isinstance(d, Merge))
-        if merges:  # the batch queued their identity records in the partition's outbox
+        if any(isinstance(d, (Merge, Regroup)) for d in decisions):  # identity records queued in the outbox
             self.turns.outbox_written(partition)
-        self.stats.merges += merges
+        self.stats.merges += sum(1 for d in decisions if isinstance(d, Merge))
         self._consumer.commit(offsets=[TopicPartition(self.topic, partition, last + 1)], asynchronous=True)
 
     def _decode(self, messages: list[Message]) -> list[dict]:

@@ -1,148 +1,173 @@
-"""The identity graph as pure data: nodes, the component (customer) each belongs to, and
-the rules that decide whether an event may link two components.
+"""The identity graph kept incrementally, equal at every step to the pure definition
+(:func:`streams.identity.components.replay` over every link candidate recorded so far and
+every blocked pair), whatever order links and unmerges arrive in.
 
-Every component has a root, the strongest member by :func:`streams.identity.nodes.rank`;
-the root's node id is the ``customer_id``. Linking is a union: commutative, so the
-components do not depend on the order links arrive in, and a replayed link is a no-op.
-Only the limits make order matter (when two links compete for a capped slot, the first
-one applied wins); they exist because one shared device or support mailbox must not
-collapse thousands of customers into one.
+Most links are applied as a union, which is exact when applied last:
+
+* an accepted link (its union breaks no rule) gives the replay's result whatever its
+  place in event time: placing it earlier only makes components grow sooner inside
+  components that are valid at the end, so every other decision stays the same;
+* a refused link that is not older than any candidate touching its two components
+  (the common case: links arrive roughly in event time) is judged on exactly the
+  components the replay would judge it on.
+
+Only a refused link that is LATE (older than some candidate already applied around it)
+can change earlier decisions: judged at its place in event time it may be accepted and
+make a later link lose its slot. That link, and an operator's unmerge (which blocks a
+pair), recompute the closure — the nodes connected to it through any recorded candidate,
+accepted or refused — from its recorded candidates (:class:`Regroup`). Nodes outside the
+closure share no candidate with it, so nothing else can change.
 
 The same code runs in the worker over the part of the graph a batch touches, loaded from
-Redis (:mod:`streams.store`), and in tests over a whole population.
+Redis on demand through a :class:`GraphSource` (:mod:`streams.store`), and in tests over a
+whole population held in memory.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from typing import Protocol
 
-from streams.identity.nodes import kind_of, rank
+from streams.identity.components import Components, replay
+from streams.identity.nodes import rank
+from streams.identity.rules import Decision, Key, LinkRules, Pair, Refusal, Regroup, order, pair_of
 
-# At most this many nodes of a kind in one customer. A second user_id means two accounts:
-# never merged automatically. Kinds not listed are unlimited.
-DEFAULT_LIMITS: Mapping[str, int] = {"user_id": 1, "email": 5, "phone": 5, "device_id": 10}
-
-
-@dataclass(frozen=True)
-class LinkRules:
-    """Which identity kinds may link customers, and per-kind caps against over-merging."""
-
-    limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
-    linking_kinds: frozenset[str] | None = None  # None: every kind links
-
-    def links(self, node: str) -> bool:
-        kind = kind_of(node)
-        return self.linking_kinds is None or kind in self.linking_kinds or (
-            kind.startswith("external:") and "external" in self.linking_kinds)
-
-    def violation(self, members: Iterable[str]) -> str | None:
-        counts = Counter(kind_of(n) for n in members)
-        for kind, count in sorted(counts.items()):
-            limit = self.limits.get(kind)
-            if limit is not None and count > limit:
-                return f"would hold {count} {kind} identities (limit {limit})"
-        return None
+Candidates = dict[str, dict[str, Key]]  # node -> other node -> earliest key of their link
 
 
-@dataclass(frozen=True)
-class Merge:
-    """Component ``loser`` joined ``winner`` because ``event_id`` carried both ``via`` nodes."""
+class GraphSource(Protocol):
+    """Where a partly loaded graph reads more of itself (the store, under WATCH)."""
 
-    event_id: str
-    occurred_at: int
-    winner: str
-    loser: str
-    moved: tuple[str, ...]  # the loser's members, now the winner's
-    via: tuple[str, str]
+    def components(self, nodes: set[str]) -> tuple[dict[str, str], dict[str, set[str]], dict[str, set[str]]]:
+        """(roots, members, blocked) of the whole stored components of ``nodes``."""
 
-    def as_dict(self) -> dict:
-        return {"action": "merge", "event_id": self.event_id, "occurred_at": self.occurred_at, "winner": self.winner,
-                "loser": self.loser, "moved": list(self.moved), "via": list(self.via)}
+    def candidates(self, nodes: set[str]) -> Candidates:
+        """The recorded candidates of ``nodes``."""
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """``event_id`` would have linked ``via`` but the result broke a limit."""
+class IdentityGraph(Components):
+    """Components plus the link candidates that define them.
 
-    event_id: str
-    occurred_at: int
-    roots: tuple[str, str]
-    via: tuple[str, str]
-    reason: str
-
-    def as_dict(self) -> dict:
-        return {"action": "refused", "event_id": self.event_id, "occurred_at": self.occurred_at,
-                "roots": list(self.roots), "via": list(self.via), "reason": self.reason}
-
-
-Decision = Merge | Refusal
-
-
-class IdentityGraph:
-    """Components of nodes. Unknown nodes are singletons (their own root).
-
-    ``roots`` maps a non-root member to its root (always direct: a merge re-points every
-    moved member); ``members`` maps a root to all its members (absent for a singleton).
+    With no ``source`` the whole graph is in memory. With one, ``known`` names the nodes
+    whose stored component is loaded; more is read when a decision needs it.
+    ``new_candidates`` holds what :meth:`link` recorded, for the store to write (keeping
+    the earliest key of each pair).
     """
 
     def __init__(self, roots: dict[str, str] | None = None, members: dict[str, set[str]] | None = None,
-                 rules: LinkRules | None = None, blocked: dict[str, set[str]] | None = None):
-        self.roots = roots if roots is not None else {}
-        self.members = members if members is not None else {}
-        self.rules = rules or LinkRules()
-        self.blocked = blocked if blocked is not None else {}  # node -> nodes an operator unmerged from it
-
-    def root(self, node: str) -> str:
-        return self.roots.get(node, node)
-
-    def component(self, node: str) -> set[str]:
-        root = self.root(node)
-        return self.members.get(root, {root})
+                 rules: LinkRules | None = None, blocked: dict[str, set[str]] | None = None,
+                 source: GraphSource | None = None, known: Iterable[str] = ()):
+        super().__init__(roots, members, rules, blocked)
+        self.candidates: Candidates = {}
+        self.new_candidates: dict[Pair, Key] = {}
+        self.source = source
+        self._known = set(known)
+        self._listed: set[str] = set()
 
     def link(self, nodes: Iterable[str], event_id: str, occurred_at: int) -> list[Decision]:
-        """Link every node an event carries (those the rules let link), strongest first."""
+        """Link every node an event carries (those the rules let link): its strongest node
+        to each other one, in the order of their ranks."""
         linking = sorted({n for n in nodes if self.rules.links(n)}, key=rank)
-        return [d for d in (self._union(linking[0], other, event_id, occurred_at) for other in linking[1:]) if d]
+        found = (self._candidate(pair_of(linking[0], other), (occurred_at, event_id)) for other in linking[1:])
+        return [d for d in found if d is not None]
 
-    def _union(self, a: str, b: str, event_id: str, occurred_at: int) -> Decision | None:
-        root_a, root_b = self.root(a), self.root(b)
-        if root_a == root_b:
+    def block(self, a: str, b: str, key: Key) -> Regroup | None:
+        """Never let ``a`` and ``b`` be one customer again: block the pair and recompute
+        their closure (None when nothing changed, i.e. they were apart already)."""
+        self._load({a, b})
+        self.blocked.setdefault(a, set()).add(b)
+        self.blocked.setdefault(b, set()).add(a)
+        return self._recompute({a, b}, pair_of(a, b), key)
+
+    def has_links(self, nodes: set[str]) -> bool:
+        """Whether any candidate is recorded between two of ``nodes``."""
+        self._list(nodes)
+        return any(other in nodes for node in nodes for other in self.candidates.get(node, {}))
+
+    def _candidate(self, pair: Pair, key: Key) -> Decision | None:
+        self._load(set(pair))
+        earliest = self._record(pair, key)
+        decision = self.union(pair[0], pair[1], key)
+        if not isinstance(decision, Refusal) or not earliest:
+            return decision
+        around = self.component(pair[0]) | self.component(pair[1])
+        self._list(around)
+        if self.candidates[pair[0]][pair[1]] != key or order(pair, key) >= self._newest(around, pair):
+            return decision  # the stored link was earlier, or this one is not late: exact
+        return self._recompute(set(pair), pair, key) or decision
+
+    def _record(self, pair: Pair, key: Key) -> bool:
+        """Remember the link; False when an earlier occurrence of the pair is known."""
+        a, b = pair
+        known = self.candidates.get(a, {}).get(b)
+        if known is not None and known <= key:
+            return False
+        self.candidates.setdefault(a, {})[b] = key
+        self.candidates.setdefault(b, {})[a] = key
+        self.new_candidates[pair] = key
+        return True
+
+    def _newest(self, nodes: set[str], pair: Pair) -> tuple:
+        """The latest place in event time of a candidate touching ``nodes``, ``pair`` aside."""
+        newest: tuple = ()
+        for node in nodes:
+            for other, key in self.candidates.get(node, {}).items():
+                found = pair_of(node, other)
+                if found != pair:
+                    newest = max(newest, order(found, key))
+        return newest
+
+    def _closure(self, start: set[str]) -> set[str]:
+        """Every node connected to ``start`` through components or recorded candidates."""
+        closure, frontier = set(), set(start)
+        while frontier:
+            self._load(frontier)
+            grown = set().union(*(self.component(n) for n in frontier)) - closure
+            closure |= grown
+            self._list(grown)
+            frontier = {other for node in grown for other in self.candidates.get(node, {})} - closure
+        return closure
+
+    def _recompute(self, start: set[str], via: Pair, key: Key) -> Regroup | None:
+        nodes = self._closure(start)
+        links = {pair_of(a, b): k for a in nodes for b, k in self.candidates.get(a, {}).items()}
+        blocked = {node: self.blocked[node] & nodes for node in nodes if node in self.blocked}
+        fresh, decisions = replay(links, blocked, self.rules)
+        before = {frozenset(self.component(n)) for n in nodes}
+        after = {frozenset(fresh.component(n)) for n in nodes}
+        if before == after:
             return None
-        members_a, members_b = self.component(root_a), self.component(root_b)
-        reason = self.rules.violation(members_a | members_b) or self._blocked(members_a, members_b)
-        if reason:
-            return Refusal(event_id, occurred_at, (root_a, root_b), (a, b), reason)
-        winner, loser = sorted((root_a, root_b), key=rank)
-        moved = self.component(loser)
-        self.members[winner] = self.component(winner) | moved
-        self.members.pop(loser, None)
-        for node in moved:
-            self.roots[node] = winner
-        return Merge(event_id, occurred_at, winner, loser, tuple(sorted(moved)), (a, b))
+        changed = sorted((tuple(sorted(c, key=rank)) for c in after - before), key=lambda c: rank(c[0]))
+        previous = tuple(sorted({min(c, key=rank) for c in before - after}, key=rank))
+        for node in nodes:
+            self.roots.pop(node, None)
+            self.members.pop(node, None)
+        for component in after:
+            root = min(component, key=rank)
+            self.roots.update((n, root) for n in component if n != root)
+            if len(component) > 1:
+                self.members[root] = set(component)
+        touched = {n for c in changed for n in c}
+        refused = tuple(d for d in decisions if isinstance(d, Refusal) and set(d.via) & touched)
+        return Regroup(key[1], key[0], via, tuple(changed), previous, refused)
 
-    def apart(self, side_a: set[str], side_b: set[str], pairs: list[tuple[str, str]]) -> tuple[str, str]:
-        """Split the component holding ``side_a`` and ``side_b`` into those two and block
-        each of ``pairs`` (see :mod:`streams.identity.unmerge`); return the new roots."""
-        self.members.pop(self.root(next(iter(side_a))), None)
-        roots = []
-        for side in (side_a, side_b):
-            root = min(side, key=rank)
-            roots.append(root)
-            for node in side - {root}:
-                self.roots[node] = root
-            self.roots.pop(root, None)
-            if len(side) > 1:
-                self.members[root] = set(side)
-        for a, b in pairs:
-            self.blocked.setdefault(a, set()).add(b)
-            self.blocked.setdefault(b, set()).add(a)
-        return roots[0], roots[1]
+    def _load(self, nodes: set[str]) -> None:
+        if self.source is None or nodes <= self._known:
+            return
+        roots, members, blocked = self.source.components(nodes - self._known)
+        self.roots.update(roots)
+        self.members.update(members)
+        for node, apart in blocked.items():
+            self.blocked.setdefault(node, set()).update(apart)
+        self._known |= nodes | set(roots) | {m for found in members.values() for m in found}
 
-    def _blocked(self, members_a: set[str], members_b: set[str]) -> str | None:
-        for node in sorted(members_a):
-            apart = self.blocked.get(node, set()) & members_b
-            if apart:
-                return f"{node} and {min(apart)} were unmerged by an operator"
-        return None
+    def _list(self, nodes: set[str]) -> None:
+        if self.source is None or nodes <= self._listed:
+            return
+        for node, stored in self.source.candidates(nodes - self._listed).items():
+            for other, key in stored.items():
+                known = self.candidates.get(node, {}).get(other)
+                if known is None or key < known:
+                    self.candidates.setdefault(node, {})[other] = key
+                    self.candidates.setdefault(other, {})[node] = key
+        self._listed |= nodes

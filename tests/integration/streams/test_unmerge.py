@@ -1,7 +1,8 @@
-"""Unmerge on the real stack: a wrong link merges a visitor into a customer; `cdp identity
-unmerge` splits them, both profiles are exactly their own events again (no recompute
-step: partials per identity), the split is published on `<prefix>.identity`, the same
-link later is refused, and `cdp identity explain` shows the versioned history."""
+"""Unmerge and link order on the real stack: a wrong link merges a visitor into a
+customer; `cdp identity unmerge` splits them, both profiles are exactly their own events
+again (partials per identity), the split is published on `<prefix>.identity`, the same
+link later is refused, and `cdp identity explain` shows the versioned history. A late
+link that loses a capped slot in event time ends with the in-order customers."""
 
 from __future__ import annotations
 
@@ -76,3 +77,30 @@ def test_unmerge_splits_a_wrong_merge_and_both_profiles_are_their_own_events(set
     assert again.returncode == 1 and "different customers" in again.stderr
     published = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.identity)]
     assert [p["action"] for p in published].count("unmerge") == 1
+
+
+def test_a_late_link_that_loses_a_capped_slot_in_event_time_ends_as_in_order_delivery(settings):
+    """In event time the visitor identified as late-u1 first and then as late-u2 (one
+    user_id per customer: refused). Delivered the other way round, the worker first merges
+    the visitor into late-u2; the late identify as late-u1 is refused on arrival but is
+    older than the link it lost to, so the component is recomputed: the same customers as
+    in-order delivery, published as regroup records."""
+    visits = [_page({"anonymous_id": "late-a"}, START_US + i) for i in range(3)]
+    first = _page({"user_id": "late-u1", "anonymous_id": "late-a"}, START_US + 10)
+    second = _page({"user_id": "late-u2", "anonymous_id": "late-a"}, START_US + 20)
+    reader = ProfileReader(Redis.from_url(settings.redis_address), settings)
+    with worker_thread(settings, signal_debounce_s=0):
+        produce(settings, visits + [second])
+        wait_until_caught_up(settings)
+        assert reader.read("anonymous_id:late-a")["customer_id"] == reader.read("user_id:late-u2")["customer_id"]
+        produce(settings, [first])
+        wait_until_caught_up(settings)
+        visitor, u1, u2 = (reader.read(i) for i in ("anonymous_id:late-a", "user_id:late-u1", "user_id:late-u2"))
+    assert visitor["customer_id"] == u1["customer_id"] != u2["customer_id"]
+    assert (u1["events"], u2["events"]) == (len(visits) + 1, 1)  # the visits and the first identify / its own
+    published = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.identity)]
+    regrouped = {(p["winner"], tuple(p["moved"])) for p in published if p.get("cause") == "regroup"}
+    assert {w for w, _ in regrouped} == {u1["customer_id"], u2["customer_id"]}
+    history = reader.explain("user_id:late-u1")["history"]
+    assert [h["action"] for h in history][-1] == "regroup"
+    assert [r["event_id"] for r in history[-1]["refused"]] == [second["event_id"]]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.identity.graph import IdentityGraph, LinkRules, Merge, Refusal
+from streams.identity.graph import IdentityGraph
+from streams.identity.rules import LinkRules, Merge, Refusal
 from streams.identity.nodes import NodeNamer, rank
 from tests.unit.streams.budget import examples
 
@@ -85,18 +86,18 @@ def test_nodes_normalise_before_hashing_and_never_hold_plain_values():
     assert namer.parse("customer:user_id:abc") == "user_id:abc"
 
 
-def test_unmerge_cuts_the_newest_link_between_the_two_and_blocks_it():
+def test_unmerge_blocks_the_pair_and_replays_the_links_in_event_time():
     from streams.identity.unmerge import plan_unmerge
 
-    graph, history = IdentityGraph(rules=UNLIMITED), []
+    graph = IdentityGraph(rules=UNLIMITED)
     for i, nodes in enumerate([["user_id:u1", "email:e1"], ["email:e1", "anonymous_id:a1"], ["user_id:u2", "anonymous_id:a2"],
                                ["anonymous_id:a1", "anonymous_id:a2"]]):
-        history += [d.as_dict() for d in graph.link(nodes, f"e{i}", i)]
+        graph.link(nodes, f"e{i}", i)
     assert graph.component("user_id:u2") == {"user_id:u1", "user_id:u2", "email:e1", "anonymous_id:a1", "anonymous_id:a2"}
-    decision = plan_unmerge(graph, history, "user_id:u1", "user_id:u2", 10, "x")
-    assert decision["removed"] == ["anonymous_id:a1", "anonymous_id:a2"]  # e3, the link that joined them
-    assert graph.component("user_id:u1") == {"user_id:u1", "email:e1", "anonymous_id:a1"}
+    decision, regroup = plan_unmerge(graph, "user_id:u1", "user_id:u2", 10, "x")
+    assert graph.component("user_id:u1") == {"user_id:u1", "email:e1", "anonymous_id:a1"}  # e3 is refused now
     assert graph.component("anonymous_id:a2") == {"user_id:u2", "anonymous_id:a2"}
-    assert decision["customers"] == ["user_id:u1", "user_id:u2"]
+    assert decision["customers"] == ["user_id:u1", "user_id:u2"] and regroup.previous == ("user_id:u1",)
+    assert [r.event_id for r in regroup.refused] == ["e3"]
     (again,) = graph.link(["anonymous_id:a1", "anonymous_id:a2"], "e9", 11)
     assert isinstance(again, Refusal) and "unmerged by an operator" in again.reason

@@ -5,8 +5,10 @@ delayed (reordered) deliveries and operator unmerges:
 * twice equals once: a system that also receives duplicates has the same profiles and
   customers as one that receives each event once;
 * delivery order does not matter: every partial equals the fold of its events in reverse
-  order, and (while no unmerge happened; see streams/README.md) the customers equal those
-  built from the links in reverse order.
+  order, and the customers equal both those built by linking the events in reverse order
+  (with the operator's unmerges given up front as blocked pairs) and the pure definition
+  (:func:`streams.identity.components.replay` of the links in event time) — with limits
+  small enough to bite (1 user_id, 2 emails) and with unmerges.
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from panorama.errors import StreamError
-from streams.identity.graph import IdentityGraph, LinkRules
+from streams.identity.components import replay
+from streams.identity.graph import IdentityGraph
 from streams.identity.nodes import rank
+from streams.identity.rules import LinkRules, pair_of
 from streams.identity.unmerge import plan_unmerge
 from streams.profiles.fold import Partial, apply, fold, merge
 from tests.unit.streams.budget import examples
 from tests.unit.streams.events import make_event
 
-USERS, EMAILS, ANONYMOUS = ["u1", "u2"], ["e1", "e2"], ["a1", "a2", "a3"]
+USERS, EMAILS, ANONYMOUS = ["u1", "u2"], ["e1", "e2", "e3"], ["a1", "a2", "a3"]
 NODES = [f"user_id:{v}" for v in USERS] + [f"email:{v}" for v in EMAILS] + [f"anonymous_id:{v}" for v in ANONYMOUS]
-UNLIMITED = LinkRules(limits={})
+RULES = LinkRules(limits={"user_id": 1, "email": 2})
 
 
 def _nodes(event: dict) -> list[str]:
@@ -36,10 +40,12 @@ def _nodes(event: dict) -> list[str]:
 class System:
     """Partials per routing node, the identity graph and its decision history."""
 
-    def __init__(self):
+    def __init__(self, blocked: list[tuple[str, str]] = ()):
         self.partials: dict[str, Partial] = {}
-        self.graph = IdentityGraph(rules=UNLIMITED)
-        self.history: list[dict] = []
+        self.graph = IdentityGraph(rules=RULES)
+        for a, b in blocked:
+            self.graph.blocked.setdefault(a, set()).add(b)
+            self.graph.blocked.setdefault(b, set()).add(a)
 
     def deliver(self, event: dict) -> None:
         nodes = _nodes(event)
@@ -47,13 +53,11 @@ class System:
         before = partial.events
         if apply(partial, event).events == before:
             return  # a duplicate: as in the worker, it links nothing
-        self.history += [d.as_dict() for d in self.graph.link(nodes, event["event_id"], event["occurred_at"])]
+        self.graph.link(nodes, event["event_id"], event["occurred_at"])
 
     def unmerge(self, a: str, b: str, now: int) -> bool:
-        if self.graph.root(a) != self.graph.root(b):
-            return False
         try:
-            self.history.append(plan_unmerge(self.graph, self.history, a, b, now, f"unmerge-{now}"))
+            plan_unmerge(self.graph, a, b, now, f"unmerge-{now}")
         except StreamError:
             return False
         return True
@@ -79,7 +83,7 @@ class Pipeline(RuleBasedStateMachine):
         self.delivered: dict[str, dict] = {}
         self.held: list[dict] = []
         self.count = 0
-        self.unmerged = False
+        self.blocked: list[tuple[str, str]] = []
 
     def _new(self, seed: int, identities: dict) -> dict:
         self.count += 1
@@ -122,7 +126,8 @@ class Pipeline(RuleBasedStateMachine):
         self.count += 1
         done = self.live.unmerge(a, b, self.count)
         assert self.once.unmerge(a, b, self.count) == done
-        self.unmerged |= done
+        if done:
+            self.blocked.append((a, b))
 
     @invariant()
     def twice_equals_once(self):
@@ -137,11 +142,23 @@ class Pipeline(RuleBasedStateMachine):
             by_node.setdefault(_nodes(event)[0], []).append(event)
         for node, events in by_node.items():
             assert fold(reversed(events)) == self.live.partials[node]
-        if not self.unmerged:
-            reordered = System()
-            for event in reversed(list(self.delivered.values())):
-                reordered.graph.link(_nodes(event), event["event_id"], event["occurred_at"])
-            assert reordered.customers() == self.live.customers()
+        reordered = System(self.blocked)
+        for event in reversed(list(self.delivered.values())):
+            reordered.graph.link(_nodes(event), event["event_id"], event["occurred_at"])
+        assert reordered.customers() == self.live.customers()
+        links = {}
+        for event in self.delivered.values():
+            nodes = _nodes(event)
+            for other in nodes[1:]:
+                pair = pair_of(nodes[0], other)
+                links[pair] = min(links.get(pair, (event["occurred_at"], event["event_id"])),
+                                  (event["occurred_at"], event["event_id"]))
+        blocked: dict[str, set[str]] = {}
+        for a, b in self.blocked:
+            blocked.setdefault(a, set()).add(b)
+            blocked.setdefault(b, set()).add(a)
+        defined, _ = replay(links, blocked, RULES)
+        assert {frozenset(defined.component(n)) for n in NODES} == self.live.customers()
 
 
 Pipeline.TestCase.settings = examples(10_000, fast=150, stateful_step_count=15)
