@@ -1,8 +1,12 @@
 """Bulk import throughput: rows/s of `cdp import` on a generated order CSV (read, map,
 clean, validate, encode, produce, wait for acks), with its worker processes and in one
-process, beside the producer alone sending the same events already mapped. Each note
-gives the CPU time per row of the importing process and its workers (the broker's is
-not counted): on a machine shared with other work that is the steadier figure."""
+process, beside the producer alone sending the same events already mapped, and beside
+the row path (``columnar=False``, the importer before the columnar path) in the same run.
+Each note gives the CPU time per row of the importing process and its workers (the
+broker's is not counted): on a machine shared with other work that is the steadier figure.
+
+``python -m bench.import_bench [ROWS]`` runs it alone on a private stack and prints the
+peak RSS (constant memory: the same for 100,000 and 1,000,000 rows)."""
 
 from __future__ import annotations
 
@@ -42,10 +46,10 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _import(settings: Settings, path: Path, rows: int, workers: int) -> tuple[float, float]:
+def _import(settings: Settings, path: Path, rows: int, workers: int, columnar: bool = True) -> tuple[float, float]:
     """(rows/s, CPU µs per row) of one import of ``path``."""
     cpu, started = _cpu_seconds(), time.perf_counter()
-    report = import_file(settings, path, "orders", workers=workers)
+    report = import_file(settings, path, "orders", workers=workers, columnar=columnar)
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     assert report.events_produced == rows and report.rows_rejected == 0
     return rows / seconds, cpu / rows * 1e6
@@ -58,6 +62,7 @@ def run(settings: Settings, rows: int = 200_000) -> list[Figure]:
         workers = default_workers(path) or 2
         parallel_rate, parallel_cpu = _import(settings, path, rows, workers)
         alone_rate, alone_cpu = _import(settings, path, rows, 0)
+        by_rows_rate, by_rows_cpu = _import(settings, path, rows, 0, columnar=False)
         connector = OrderRowConnector()
         events = [connector.to_events(dict(zip(COLUMNS, row(n))), now_us())[0] for n in range(10_000)]
 
@@ -73,4 +78,18 @@ def run(settings: Settings, rows: int = 200_000) -> list[Figure]:
                f"{rows:,} rows, 1 event per row; CPU {parallel_cpu:.1f} µs/row; target >= 100,000"),
         Figure("import, in the importing process alone", alone_rate, "rows/s", "producer alone, same events",
                producer_rate, f"CPU {alone_cpu:.1f} µs/row"),
+        Figure("import in one process: columnar path", alone_rate, "rows/s", "row path (columnar=False), same file",
+               by_rows_rate, f"CPU {alone_cpu:.1f} vs {by_rows_cpu:.1f} µs/row"),
     ]
+
+
+if __name__ == "__main__":  # the guard spawned import workers need
+    import sys
+
+    from bench.report import peak_rss_mib, print_figures
+    from panorama.stack.ephemeral import ephemeral_stack
+
+    with tempfile.TemporaryDirectory(prefix="cdp-import-bench-") as stack, ephemeral_stack(Path(stack)) as bench_settings:
+        size = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+        print_figures("import", run(bench_settings, size))
+    print(f"peak RSS of the importing process: {peak_rss_mib():,.0f} MiB ({size:,} rows)")
