@@ -8,8 +8,6 @@ the workspace's namespace, so the answer is 404, the same as for an id that neve
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -19,6 +17,7 @@ import redis
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query
 from redis import Redis
 
+from panorama.blocking import InlineUnlessSlow
 from panorama.errors import ContractError, ProfileNotFound
 from panorama.security.auth import ApiProblem, bearer_secret, refusals
 from panorama.security.guard import Guard, purpose
@@ -32,35 +31,6 @@ MAX_ID, MAX_PURPOSE = 200, 200
 REDIS_TIMEOUT = 0.5  # s: a read this slow answers 503 (and holds the loop at most this long)
 CustomerId = Annotated[str, Path(max_length=MAX_ID, description="the customer id (as in profiles and `cdp profile get`)")]
 Purpose = Annotated[str | None, Header(alias="X-Purpose", max_length=MAX_PURPOSE, description="why you read it (audited)")]
-
-
-class InlineUnlessSlow:
-    """Runs blocking reads on the event loop while they are quick, in the loop's thread pool
-    for ``spell`` seconds after one was not.
-
-    A profile read is two round trips to a local Redis (~100 µs of CPU); the hop to a worker
-    thread and back cost more than that (the thread switches and the GIL handed between
-    them: ~130 µs of ~440 µs per request, measured in process). Blocking the loop is only
-    acceptable while Redis answers: a read slower than ``budget`` seconds (a stalled or
-    overloaded Redis, or a starved process) sends the reads to threads for a while, so a
-    stall holds the loop, and the collector serving on it, for at most one read (bounded by
-    the socket timeout) per spell. The pool is the loop's own executor: anyio's hop, with its
-    capacity limiter, cost half as much again."""
-
-    def __init__(self, budget: float = 0.1, spell: float = 5.0):
-        self.budget, self.spell = budget, spell
-        self._threaded_until = 0.0
-
-    async def run(self, read: Callable[[], Any]) -> Any:
-        if time.monotonic() < self._threaded_until:
-            return await asyncio.get_running_loop().run_in_executor(None, read)
-        started = time.monotonic()
-        try:
-            return read()
-        finally:
-            ended = time.monotonic()
-            if ended - started > self.budget:
-                self._threaded_until = ended + self.spell
 
 
 class Profiles:
@@ -79,33 +49,45 @@ class Profiles:
         return reader
 
     async def answer(self, key: ApiKey, action: str, identity: str, why: str | None,
-                     read: Callable[[ProfileReader], Any], mask: Callable[[Any], Any] | None = None) -> Any:
+                     read: Callable[[ProfileReader, bytes | None], Any], mask: Callable[[Any], Any] | None = None,
+                     *, audited_by_read: bool = False) -> Any:
         """Read (:class:`InlineUnlessSlow`), audit, then answer: an audit failure means no
-        data leaves."""
+        data leaves. ``read(reader, record)`` gets the encoded audit record when it writes
+        it itself (``audited_by_read``: in the same Redis call as the read), else ``None``."""
         reader, reason = self.reader(key), purpose(why)
+        masked = mask is not None and not sees_personal_data(key)
+        record = self.guard.outbox_entry(key, action, reason, {"masked": masked}) if audited_by_read else None
         try:
             subject = reader.namer.parse(identity)
-            result = await self._runner.run(lambda: read(reader))
+            result = await self._runner.run(lambda: read(reader, record))
         except ContractError as e:
             raise ApiProblem(400, e.code, e.problem, field="identity") from None
         except ValueError as e:  # the reader's own bounds, e.g. how many recent events it keeps
             raise ApiProblem(400, "out_of_range", str(e), field=str(e).partition(":")[0]) from None
         except ProfileNotFound:
-            await self.guard.record_async(key, action, subject, reason, "not_found")
+            if record is None:
+                await self.guard.record_async(key, action, subject, reason, "not_found")
             raise ApiProblem(404, "not_found", "no customer with this id or identity in your workspace",
                              field="customer_id") from None
         except redis.RedisError:
             raise ApiProblem(503, "profile_store_unavailable", "the profile store did not answer; retry",
                              field="<redis>", headers={"Retry-After": "1"}) from None
-        masked = mask is not None and not sees_personal_data(key)
-        customer = result.get("customer_id", subject) if isinstance(result, dict) else subject
-        await self.guard.record_async(key, action, customer, reason, details={"masked": masked})
+        if record is None:
+            customer = result.get("customer_id", subject) if isinstance(result, dict) else subject
+            await self.guard.record_async(key, action, customer, reason, details={"masked": masked})
         return mask(result) if masked else result
+
+    async def read(self, key: ApiKey, identity: str, why: str | None) -> dict[str, Any]:
+        """The profile of the customer ``identity`` belongs to, read and audited in one Redis
+        call (:meth:`ProfileReader.read_audited`)."""
+        outbox = self.guard.outbox.key
+        return await self.answer(key, "profile.read", identity, why,
+                                 lambda r, record: r.read_audited(identity, outbox, record), mask_profile,
+                                 audited_by_read=True)
 
     async def profile(self, key: ApiKey, customer_id: str, why: str | None) -> dict[str, Any]:
         """``GET /v1/profiles/{customer_id}``'s answer, whichever path served the request."""
-        identity = CUSTOMER_PREFIX + customer_id
-        return await self.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
+        return await self.read(key, CUSTOMER_PREFIX + customer_id, why)
 
     def close(self) -> None:
         self._redis.close()
@@ -192,7 +174,7 @@ def profile_router(profiles: Profiles) -> APIRouter:
                                             "device_id:…, external:<source>:…, customer:<id>")],
              why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
         """The live profile of the customer this identity belongs to."""
-        return await profiles.answer(key, "profile.read", identity, why, lambda r: r.read(identity), mask_profile)
+        return await profiles.read(key, identity, why)
 
     @router.get("/{customer_id}", summary="Get a profile")
     async def get(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
@@ -203,14 +185,14 @@ def profile_router(profiles: Profiles) -> APIRouter:
     async def explain(customer_id: CustomerId, why: Purpose = None, key: ApiKey = reader_key) -> dict[str, Any]:
         """The customer's identities and every merge or refused link that shaped it."""
         identity = CUSTOMER_PREFIX + customer_id
-        return await profiles.answer(key, "profile.identity", identity, why, lambda r: r.explain(identity), mask_explanation)
+        return await profiles.answer(key, "profile.identity", identity, why, lambda r, _: r.explain(identity), mask_explanation)
 
     @router.get("/{customer_id}/events", summary="A customer's recent events")
     async def events(customer_id: CustomerId, limit: Annotated[int, Query(ge=1, description="at most what the store keeps per identity")] = 20, why: Purpose = None,
                key: ApiKey = reader_key) -> dict[str, Any]:
         """The newest events (id, type, time, channel), newest first."""
         identity = CUSTOMER_PREFIX + customer_id
-        found = await profiles.answer(key, "profile.events", identity, why, lambda r: r.recent_events(identity, limit))
+        found = await profiles.answer(key, "profile.events", identity, why, lambda r, _: r.recent_events(identity, limit))
         return {"customer_id": customer_id, "events": found}
 
     return router

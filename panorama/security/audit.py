@@ -4,7 +4,8 @@ Every read of personal data, every key change and every privacy operation is one
 event on the append-only topic ``<prefix>.audit`` (delete policy, retained forever, one
 partition so the trail has one order). :meth:`AuditLog.record` returns only once Kafka
 acknowledged the event (acks=all, idempotent producer, flushed): a caller that gets an
-:class:`AuditError` must not go on with the action it was auditing.
+:class:`AuditError` must not go on with the action it was auditing. The API's records are
+durable in a Redis outbox first and forwarded (:mod:`.audit_outbox`).
 
 No record may hold raw personal data: subjects are customer ids or keyed hashes of
 identities (:func:`pseudonym`), and :meth:`AuditLog.record` refuses a record in which an
@@ -13,9 +14,7 @@ e-mail address or a phone number shows (so a mistake fails loudly instead of lea
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -75,13 +74,9 @@ def audit_event(actor: str, action: str, subject: str | None = None, reason: str
 
 
 class AuditLog:
-    """Writes audit events; keep one per process and :meth:`close` it at the end.
-
-    :meth:`record` blocks until its event is acknowledged (CLI, worker threads);
-    :meth:`record_async` awaits it in an event loop while a poller thread serves the
-    acknowledgements, so concurrent requests share broker round trips instead of each
-    flushing the whole queue.
-    """
+    """Writes audit events to the topic; keep one per process and :meth:`close` it at the end.
+    The API's reads go through the Redis outbox instead (:mod:`.audit_outbox`), whose
+    forwarder writes with :meth:`deliver`."""
 
     def __init__(self, settings: Settings, timeout: float = 10.0):
         self.topic = settings.topics.audit
@@ -91,8 +86,6 @@ class AuditLog:
             "enable.idempotence": True, "acks": "all", "linger.ms": 0, "client.id": "panorama-audit",
             "message.timeout.ms": int(timeout * 1000),
         })
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
 
     def record(self, actor: str, action: str, subject: str | None = None, reason: str | None = None,
                outcome: str = "ok", details: dict | None = None, *, role: str | None = None) -> None:
@@ -104,62 +97,24 @@ class AuditLog:
         the stated purpose. ``details.workspace`` defaults to this process's workspace (its
         topic prefix). Raises :class:`AuditError` when the event was not written.
         """
-        failures: list[KafkaError] = []
-        self._send(actor, action, subject, reason, outcome, details, role,
-                   lambda err, _msg: failures.append(err) if err else None)
-        remaining = self._producer.flush(self._timeout)
-        if remaining or failures:
-            self._refuse(action, failures[0] if failures else None)
-
-    async def record_async(self, actor: str, action: str, subject: str | None = None, reason: str | None = None,
-                           outcome: str = "ok", details: dict | None = None, *, role: str | None = None) -> None:
-        """:meth:`record` for an event loop: returns once Kafka acknowledged the event."""
-        loop = asyncio.get_running_loop()
-        acknowledged: asyncio.Future[KafkaError | None] = loop.create_future()
-
-        def settle(err: KafkaError | None) -> None:
-            if not acknowledged.done():
-                acknowledged.set_result(err)
-
-        def delivered(err: KafkaError | None, _msg: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(settle, err)
-            except RuntimeError:  # the loop closed after the caller gave up waiting (and refused): no one to tell
-                pass
-
-        self._start_poller()
-        self._send(actor, action, subject, reason, outcome, details, role, delivered)
-        try:
-            err = await asyncio.wait_for(acknowledged, self._timeout)
-        except TimeoutError:
-            self._refuse(action, None)
-        if err is not None:
-            self._refuse(action, err)
-
-    def _send(self, actor: str, action: str, subject: str | None, reason: str | None, outcome: str,
-              details: dict | None, role: str | None, on_delivery: Any) -> None:
         event = audit_event(actor, action, subject, reason, outcome, {"workspace": self.workspace} | (details or {}), role)
-        at_ms = int(datetime.fromisoformat(event["at"]).timestamp() * 1000)  # `cdp audit --since` seeks by it
-        self._producer.produce(self.topic, orjson.dumps(event), key=(subject or actor).encode(), timestamp=at_ms,
-                               on_delivery=on_delivery)
+        self.deliver([event], f"audit event {action}")
 
-    def _refuse(self, action: str, err: KafkaError | None) -> None:
-        problem = err.str() if err is not None else f"not acknowledged within {self._timeout:g} s"
-        raise AuditError(f"audit event {action} was not written to {self.topic}: {problem}")
-
-    def _start_poller(self) -> None:
-        if self._poller is None:
-            def poll() -> None:
-                while not self._stop.is_set():
-                    self._producer.poll(0.1)
-
-            self._poller = threading.Thread(target=poll, name="audit-acks", daemon=True)
-            self._poller.start()
+    def deliver(self, events: list[dict[str, Any]], what: str) -> None:
+        """Write ``events`` (records as :func:`audit_event` makes them), in order, and wait
+        until Kafka acknowledged every one; raises :class:`AuditError` naming ``what`` when
+        not. Each is keyed by its subject (or actor) and stamped with its ``at``
+        (`cdp audit --since` seeks by it)."""
+        failures: list[KafkaError] = []
+        for event in events:
+            at_ms = int(datetime.fromisoformat(event["at"]).timestamp() * 1000)
+            self._producer.produce(self.topic, orjson.dumps(event), key=(event["subject"] or event["actor"]).encode(),
+                                   timestamp=at_ms, on_delivery=lambda err, _msg: failures.append(err) if err else None)
+        if self._producer.flush(self._timeout) or failures:
+            problem = failures[0].str() if failures else f"not acknowledged within {self._timeout:g} s"
+            raise AuditError(f"{what} was not written to {self.topic}: {problem}")
 
     def close(self) -> None:
-        self._stop.set()
-        if self._poller is not None:
-            self._poller.join(1.0)
         self._producer.flush(self._timeout)
 
     def __enter__(self) -> AuditLog:

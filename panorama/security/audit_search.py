@@ -3,6 +3,11 @@ it into ClickHouse's ``audit_log`` table (`cdp audit --load`).
 
 The topic is the record; ClickHouse is a copy for SQL. Searching reads the topic from
 the first offset at or after ``since`` (Kafka finds it by timestamp) to its end.
+
+The API's audit forwarder delivers at least once (:mod:`.audit_outbox`): a record sent
+again after a crash carries the same ``audit_id`` and follows its first copy within a
+forwarding batch or two, so reading keeps the first of each id among the most recent
+``DEDUP_WINDOW`` ids; ``audit_log`` folds copies by its sorting key ``(at, audit_id)``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +29,7 @@ from panorama.settings import Settings
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+DEDUP_WINDOW = 100_000  # ids remembered: far more than the forwarder's batch (1,000) times a few
 
 
 def parse_since(text: str) -> datetime:
@@ -67,7 +73,27 @@ class AuditQuery:
 
 
 def read_audit(settings: Settings, since: datetime | None = None, timeout: float = 10.0) -> Iterator[dict[str, Any]]:
-    """Every audit event from ``since`` (or the beginning) to the current end of the topic."""
+    """Every audit event from ``since`` (or the beginning) to the current end of the topic,
+    each once (a redelivered copy is skipped by its ``audit_id``)."""
+    return first_of_each_id(_read_topic(settings, since, timeout))
+
+
+def first_of_each_id(events: Iterable[dict[str, Any]], window: int = DEDUP_WINDOW) -> Iterator[dict[str, Any]]:
+    """``events`` without a later copy of any of the ``window`` most recent ``audit_id``s."""
+    seen: set[str] = set()
+    recent: deque[str] = deque()
+    for event in events:
+        audit_id = event["audit_id"]
+        if audit_id in seen:
+            continue
+        seen.add(audit_id)
+        recent.append(audit_id)
+        if len(recent) > window:
+            seen.discard(recent.popleft())
+        yield event
+
+
+def _read_topic(settings: Settings, since: datetime | None, timeout: float) -> Iterator[dict[str, Any]]:
     topic = settings.topics.audit
     consumer = Consumer(client_config(settings) | {"group.id": f"cdp-audit-{uuid.uuid4()}", "enable.auto.commit": False})
     try:

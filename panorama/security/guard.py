@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Depends, Request
 
 from panorama.security.audit import AuditLog, refuse_personal_data
+from panorama.security.audit_outbox import AuditForwarder, AuditOutbox
 from panorama.security.auth import ApiProblem, Authenticator
 from panorama.security.errors import AuditError
 from panorama.security.keys import ApiKey
@@ -22,12 +23,19 @@ class Guard:
         self.settings = settings
         self.auth = Authenticator(settings)
         self._audit: AuditLog | None = None
+        self.outbox: AuditOutbox | None = None
+        self._forwarder: AuditForwarder | None = None
 
     def start(self) -> None:
         self._audit = AuditLog(self.settings)
+        self.outbox = AuditOutbox(self.settings)
+        self._forwarder = AuditForwarder(self.settings)
+        self._forwarder.start()
 
     def stop(self) -> None:
         if self._audit is not None:
+            self._forwarder.stop()
+            self.outbox.close()
             self._audit.close()
             self._audit = None
         self.auth.close()
@@ -68,11 +76,17 @@ class Guard:
 
     async def record_async(self, key: ApiKey, action: str, subject: str | None, reason: str | None = None,
                            outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
-        """:meth:`record` awaited in the event loop (the profile reads' path)."""
+        """:meth:`record` awaited in the event loop (the profile reads' path): durable once
+        the Redis outbox holds it, on the topic shortly after (:mod:`.audit_outbox`)."""
         try:
-            await self._audit.record_async(*self._audit_args(key, action, subject, reason, outcome, details), role=key.role)
+            await self.outbox.record_async(*self._audit_args(key, action, subject, reason, outcome, details), role=key.role)
         except AuditError as e:
             raise audit_unavailable(e) from None
+
+    def outbox_entry(self, key: ApiKey, action: str, reason: str | None, details: dict[str, Any]) -> bytes:
+        """The record of what ``key`` did, for a Redis script that appends it to
+        ``self.outbox`` with the subject and outcome it finds."""
+        return self.outbox.entry(*self._audit_args(key, action, None, reason, "ok", details), role=key.role)
 
     @staticmethod
     def _audit_args(key: ApiKey, action: str, subject: str | None, reason: str | None, outcome: str,

@@ -9,11 +9,15 @@ real events by the real worker; keys of ``a`` must never reach ``b``'s customer.
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import ExitStack
+from datetime import UTC, datetime
 
 import httpx
+import orjson
 import pytest
+from redis import Redis
 
 from connectors.collector.write_keys import WriteKeyStore
 from panorama.api import create_app
@@ -22,6 +26,7 @@ from panorama.security.keys import KeyStore
 from panorama.settings import Settings
 from panorama.stack.topics import ensure_topics
 from tests.integration.connectors.server import running_api
+from tests.integration.kafka_reader import read_topic
 from tests.integration.streams.population import wait_until_caught_up, worker_thread
 
 pytestmark = pytest.mark.integration
@@ -66,6 +71,15 @@ def customer_id(world, key: str, identity: str) -> str:
     answer = call(world, "GET", "/v1/profiles", key, params={"identity": identity})
     assert answer.status_code == 200, answer.text
     return answer.json()["customer_id"]
+
+
+def audit_trail(world, query: AuditQuery, at_least: int, within: float = 10.0) -> list[dict]:
+    """``search_audit`` once it finds ``at_least`` records: the API's records reach the topic
+    through the Redis outbox, a moment after the answer."""
+    deadline = time.monotonic() + within
+    while len(found := search_audit(world["a"], query)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def every_route(world) -> list[tuple[str, str]]:
@@ -122,7 +136,7 @@ def test_wrong_role_is_forbidden(world, key, method, path):
 def test_forbidden_attempts_are_audited_with_the_route_template(world):
     analyst = call(world, "GET", "/v1/keys/me", "analyst").json()["key_id"]
     assert call(world, "GET", "/v1/profiles/user_id:someone@example.com", "analyst").status_code == 403
-    [denied] = search_audit(world["a"], AuditQuery(actor=f"key:{analyst}", action="access.denied", limit=1))
+    [denied] = audit_trail(world, AuditQuery(actor=f"key:{analyst}", action="access.denied", limit=1), 1)
     assert denied["outcome"] == "denied" and denied["details"]["route"] == "GET /v1/profiles/{customer_id}"
 
 
@@ -151,6 +165,7 @@ def test_marketing_sees_personal_fields_masked_unless_granted(world):
 
 
 def test_every_read_is_audited_with_actor_purpose_and_outcome(world):
+    started = datetime.now(UTC)
     ana = customer_id(world, "support", "anonymous_id:anon-ana")
     me = call(world, "GET", "/v1/keys/me", "support").json()
     assert call(world, "GET", f"/v1/profiles/{ana}", "support", headers={"X-Purpose": "ticket 4711"}).status_code == 200
@@ -158,7 +173,7 @@ def test_every_read_is_audited_with_actor_purpose_and_outcome(world):
     assert call(world, "GET", "/v1/profiles", "support", params={"identity": "email:nobody@example.com"}).status_code == 404
     bad = call(world, "GET", f"/v1/profiles/{ana}", "support", headers={"X-Purpose": "asked by ana.lopez@example.com"})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "X-Purpose"
-    trail = search_audit(world["a"], AuditQuery(actor=f"key:{me['key_id']}", limit=10))
+    trail = audit_trail(world, AuditQuery(actor=f"key:{me['key_id']}", since=started, limit=10), 4)
     assert [(e["action"], e["outcome"]) for e in trail][-4:] == [
         ("profile.read", "ok"), ("profile.read", "ok"), ("profile.identity", "ok"), ("profile.read", "not_found")]
     assert trail[-3]["subject"] == ana and trail[-3]["reason"] == "ticket 4711" and trail[-3]["role"] == "support"
@@ -167,6 +182,33 @@ def test_every_read_is_audited_with_actor_purpose_and_outcome(world):
     found = call(world, "GET", "/v1/audit", "auditor", params={"action": "profile.*", "subject": ana})
     assert found.status_code == 200 and len(found.json()) >= 3
     assert all(e["details"]["workspace"] == world["a"].topic_prefix for e in found.json())
+
+
+def test_every_read_appears_once_on_the_audit_topic(world):
+    ana = customer_id(world, "support", "user_id:u-ana")
+    reason = f"ticket {uuid.uuid4().hex[:8]}"
+    for _ in range(30):
+        assert call(world, "GET", f"/v1/profiles/{ana}", "support", headers={"X-Purpose": reason}).status_code == 200
+    deadline, copies = time.monotonic() + 10, []
+    while len(copies) < 30 and time.monotonic() < deadline:
+        records = (orjson.loads(m.value()) for m in read_topic(world["a"], world["a"].topics.audit))
+        copies = [r for r in records if r["reason"] == reason]
+    assert len(copies) == len({r["audit_id"] for r in copies}) == 30
+    assert {(r["action"], r["subject"], r["outcome"]) for r in copies} == {("profile.read", ana, "ok")}
+
+
+def test_a_read_redis_cannot_audit_answers_503_without_the_profile(world):
+    ana = customer_id(world, "support", "user_id:u-ana")  # the key is cached from here on
+    redis = Redis.from_url(world["a"].redis_address)
+    redis.execute_command("CLIENT", "PAUSE", 2000, "WRITE")  # reads go on; the audit record cannot be written
+    try:
+        refused = call(world, "GET", f"/v1/profiles/{ana}", "support")
+    finally:
+        redis.execute_command("CLIENT", "UNPAUSE")
+        redis.close()
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.json()["error"]["code"] == "profile_store_unavailable" and "Anabel" not in refused.text
+    assert call(world, "GET", f"/v1/profiles/{ana}", "support").status_code == 200
 
 
 def test_recent_events_when_the_reader_offers_them(world):

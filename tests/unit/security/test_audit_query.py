@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from panorama.security.audit_search import AuditQuery, parse_since
+from panorama.security.audit_search import AuditQuery, first_of_each_id, parse_since
 from panorama.security.errors import AuditError
 
 EVENT = {"actor": "key:k_1", "action": "key.rotate", "subject": "k_9", "at": "2026-11-24T20:00:00.000000+00:00",
@@ -33,3 +33,13 @@ def test_bad_since_names_the_option(text):
 ])
 def test_filters(query, matches):
     assert query.matches(EVENT) is matches
+
+
+def test_a_redelivered_record_is_read_once():
+    events = [{"audit_id": name} for name in ("a", "b", "a", "c", "b", "d")]
+    assert [e["audit_id"] for e in first_of_each_id(events)] == ["a", "b", "c", "d"]
+
+
+def test_only_the_most_recent_ids_are_remembered():
+    events = [{"audit_id": name} for name in ("a", "b", "c", "a")]
+    assert [e["audit_id"] for e in first_of_each_id(events, window=2)] == ["a", "b", "c", "a"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from panorama.profile_api import InlineUnlessSlow
+from panorama.blocking import InlineUnlessSlow
 
 
 def where(pause: float = 0.0):
