@@ -45,6 +45,8 @@ _INT32_MAX = (1 << 31) - 1
 _INT64_MAX = (1 << 63) - 1
 _YEAR_2000_MICROS = 946_684_800_000_000
 _MAX_FUTURE_MICROS = 24 * 3600 * 1_000_000
+_ISO_SECONDS = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
+_ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
 PREFETCHED_MAX = 200_000  # identity combinations remembered as prefetched
 
 
@@ -181,8 +183,7 @@ class ColumnarOrders:
         config = self.connector.config
         order_id = clean.text("order_id")
         clean.require(order_id)
-        ordered_at = clean.each([clean.raw("ordered_at")],
-                                lambda v: cleaning.moment(v, "ordered_at", config.timezone, config.date_format), pa.int64())
+        ordered_at = self._moments(clean, clean.raw("ordered_at"), "ordered_at")
         clean.require(ordered_at)
         now = time.time_ns() // 1000
         clean.check(pc.and_(pc.greater_equal(ordered_at, _YEAR_2000_MICROS), pc.less_equal(ordered_at, now + _MAX_FUTURE_MICROS)))
@@ -216,6 +217,31 @@ class ColumnarOrders:
                            "coupon": Column(clean.text("coupon")), "line_items": OneItem(has_item, item),
                            "shipping_address": None}
         return record, [user_id, email, phone]
+
+    def _moments(self, clean: Cleaner, raw: pa.Array, field: str) -> pa.Array:
+        """Epoch micros of ``cleaning.moment``: plain ISO values (``YYYY-MM-DD HH:MM:SS``, or
+        with a ``T``) parsed on the whole column; the rest once per distinct value, and so
+        are those Arrow reads differently (it does not refuse 2024-02-30 but rolls it over,
+        which the round trip through strftime catches; a local time that a DST change makes
+        ambiguous or skips, which the earliest and latest readings disagree on)."""
+        config = self.connector.config
+
+        def one(value: str | None) -> int | None:
+            return cleaning.moment(value, field, config.timezone, config.date_format)
+
+        if config.date_format is not None:
+            return clean.each([raw], one, pa.int64())
+        spaced = pc.replace_substring(raw, "T", " ")
+        parsed = pc.strptime(spaced, format=_ISO_FORMAT, unit="s", error_is_null=True)
+        fast = pc.and_(pc.match_substring_regex(raw, _ISO_SECONDS), pc.equal(pc.strftime(parsed, format=_ISO_FORMAT), spaced))
+        parsed = parsed.cast(pa.timestamp("us"))
+        if config.timezone.upper() != "UTC":
+            early, late = (pc.assume_timezone(parsed, timezone=config.timezone, ambiguous=way, nonexistent=way)
+                           for way in ("earliest", "latest"))
+            fast, parsed = pc.and_(fast, pc.equal(early, late)), early
+        fast = pc.fill_null(fast, False)
+        slow = clean.each([pc.if_else(fast, pa.scalar(None, pa.string()), raw)], one, pa.int64())
+        return pc.if_else(fast, parsed.cast(pa.int64()), slow)
 
     @staticmethod
     def _money(clean: Cleaner, amount: pa.Array, currency: pa.Array, field: str, where: np.ndarray | None) -> pa.Array:

@@ -104,3 +104,17 @@ def test_generated_rows_give_the_same_bytes_and_rejections(tmp_path, rows):
 @pytest.mark.parametrize("values", [[0, 1, -1, 63, 64, -65, 8191, 8192, 2**31 - 1, -2**31, 2**63 - 1, -2**63], []])
 def test_varints_are_the_writers(values):
     assert varints(np.array(values, dtype=np.int64)).to_pylist() == [varint(v) for v in values]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_dates_read_on_the_whole_column_are_the_row_paths(tmp_path, zone):
+    """Plain ISO dates go through Arrow; those it reads otherwise (a day that does not
+    exist, local times a DST change doubles or skips) must still come out as the row path's."""
+    dates = ["2024-06-10 08:13:20", "2024-06-10T23:59:59", "2024-02-29 12:00:00", "2023-02-29 12:00:00",
+             "2024-02-30 00:00:00", "2024-10-27 02:30:00", "2024-03-31 02:30:00", "2024-11-03 01:30:00",
+             "2024-03-10 02:30:00", "2024-06-10 24:00:00", "2024-06-10 08:13:60", " 2024-06-10 08:13:20",
+             "2024-06-10 08:13:20Z", "2024-06-10 08:13:20.5", "2024-06-10", "20240610T081320", "0999-01-01 00:00:00"]
+    path = tmp_path / "dates.csv"
+    write(path, [variant(order_id=f"o-{n}", ordered_at=d) for n, d in enumerate(dates * 3)])
+    (row_events, row_rejects, _), (events, rejects, _) = both_paths(path, Mapping(settings={"timezone": zone}))
+    assert rejects == row_rejects and events == row_events and len(events) >= 30
