@@ -29,7 +29,6 @@ from schemas.avro_names import named_types, resolve
 from schemas.avro_writer import nullable_branch, varint
 
 _INT_RANGE = (-(1 << 31), 1 << 31)
-_MAX_VARINT_BYTES = 10
 _EMPTY = pa.scalar(b"", pa.binary())
 
 
