@@ -79,11 +79,6 @@ class IdentityGraph(Components):
         self.blocked.setdefault(b, set()).add(a)
         return self._recompute({a, b}, pair_of(a, b), key)
 
-    def has_links(self, nodes: set[str]) -> bool:
-        """Whether any candidate is recorded between two of ``nodes``."""
-        self._list(nodes)
-        return any(other in nodes for node in nodes for other in self.candidates.get(node, {}))
-
     def _candidate(self, pair: Pair, key: Key) -> Decision | None:
         self._load(set(pair))
         earliest = self._record(pair, key)
@@ -129,7 +124,12 @@ class IdentityGraph(Components):
         return closure
 
     def _recompute(self, start: set[str], via: Pair, key: Key) -> Regroup | None:
+        """Replay the closure of ``start``; None when nothing changed, or when its components
+        are not held together by recorded candidates (a graph written before candidates
+        were recorded: replaying it would split customers its missing links made)."""
         nodes = self._closure(start)
+        if not self._recorded(nodes):
+            return None
         links = {pair_of(a, b): k for a in nodes for b, k in self.candidates.get(a, {}).items()}
         blocked = {node: self.blocked[node] & nodes for node in nodes if node in self.blocked}
         fresh, decisions = replay(links, blocked, self.rules)
@@ -150,6 +150,13 @@ class IdentityGraph(Components):
         touched = {n for c in changed for n in c}
         refused = tuple(d for d in decisions if isinstance(d, Refusal) and set(d.via) & touched)
         return Regroup(key[1], key[0], via, tuple(changed), previous, refused)
+
+    def _recorded(self, nodes: set[str]) -> bool:
+        linked = Components(rules=LinkRules(limits={}))
+        for node in nodes:
+            for other in self.candidates.get(node, {}):
+                linked.union(node, other, (0, ""))
+        return all(linked.root(n) == linked.root(self.root(n)) for n in nodes)
 
     def _load(self, nodes: set[str]) -> None:
         if self.source is None or nodes <= self._known:

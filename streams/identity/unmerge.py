@@ -35,18 +35,17 @@ from streams.store import ProfileStore
 def plan_unmerge(graph: IdentityGraph, a: str, b: str, now: int, decision_id: str,
                  reason: str = "") -> tuple[dict[str, Any], Regroup]:
     """Unmerge ``a`` and ``b`` in ``graph``; return the decision that records it and the
-    regroup it caused. Raises StreamError when they are not one customer or no recorded
-    link joins its identities."""
+    regroup it caused. Raises StreamError when they are not one customer or the links
+    that made it are not recorded."""
     if a == b:
         raise StreamError(f"cannot unmerge {a} from itself; name two identities of the customer")
-    root, members = graph.root(a), graph.component(a)
+    root = graph.root(a)
     if graph.root(b) != root:
         raise StreamError(f"{a} and {b} belong to different customers ({root}, {graph.root(b)}); nothing to unmerge")
-    if not graph.has_links(members):
-        raise StreamError(f"no recorded link joins the identities of {root}: its graph predates link candidates; "
-                          "rebuild the profiles (`cdp replay`) first")
     regroup = graph.block(a, b, (now, decision_id))
-    assert regroup is not None, "a block between two members always splits their component"
+    if regroup is None:  # a block between two members splits them, unless their links are not recorded
+        raise StreamError(f"the links that made {root} are not recorded (state from before link candidates "
+                          "were recorded); rebuild the profiles (`cdp replay`) first")
     sides = [sorted(graph.component(a), key=rank), sorted(graph.component(b), key=rank)]
     decision = {"action": "unmerge", "event_id": decision_id, "occurred_at": now, "recorded_at": now,
                 "customer_id": root, "customers": [side[0] for side in sides], "apart": [a, b],
@@ -57,7 +56,7 @@ def plan_unmerge(graph: IdentityGraph, a: str, b: str, now: int, decision_id: st
 
 def unmerge(store: ProfileStore, a: str, b: str, now: int, partitions: int, reason: str = "") -> dict[str, Any]:
     """Split the customer holding nodes ``a`` and ``b``; return the recorded decision.
-    Raises StreamError when they are not one customer or no recorded link joins them."""
+    Raises StreamError when they are not one customer or their links are not recorded."""
     keys = store.keys
     with store.redis.pipeline() as pipe:
         while True:

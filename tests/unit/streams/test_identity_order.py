@@ -150,3 +150,20 @@ def test_a_pair_seen_again_counts_from_its_earliest_occurrence():
     assert isinstance(earlier, Regroup) and graph.new_candidates[("anonymous_id:a1", "anonymous_id:a2")] == (0, "e0")
     assert graph.component("user_id:u1") == {"user_id:u1", "anonymous_id:a1", "anonymous_id:a2"}
     assert [r.event_id for r in earlier.refused] == ["e2"]
+
+
+def test_a_graph_written_before_candidates_were_recorded_is_never_split_by_a_replay():
+    from panorama.errors import StreamError
+    from streams.identity.unmerge import plan_unmerge
+
+    graph = IdentityGraph({"anonymous_id:a1": "user_id:u1"}, {"user_id:u1": {"user_id:u1", "anonymous_id:a1"}}, RULES)
+    graph.link(["user_id:u1", "email:e1"], "e2", 5)
+    (refusal,) = graph.link(["user_id:u2", "anonymous_id:a1"], "e1", 1)  # late, but u1 + a1 is not recorded
+    assert isinstance(refusal, Refusal)
+    assert graph.component("anonymous_id:a1") == {"user_id:u1", "anonymous_id:a1", "email:e1"}
+    try:
+        plan_unmerge(graph, "user_id:u1", "anonymous_id:a1", 10, "x")
+    except StreamError as e:
+        assert "cdp replay" in str(e)
+    else:
+        raise AssertionError("unmerged a customer whose links are not recorded")
