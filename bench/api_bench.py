@@ -1,7 +1,9 @@
 """The profile read API at a fixed offered load: latency of an authenticated, audited read
-(key check, Redis read, audit event acknowledged by Kafka) beside the same server
-answering an authenticated request that neither reads a profile nor audits (`/v1/keys/me`),
-and beside writing one audit event alone.
+(key check, one Redis call reading the profile and appending its audit record to the
+outbox) beside the same server answering an authenticated request that neither reads a
+profile nor audits (`/v1/keys/me`), and beside writing one audit event to Kafka alone.
+Also how late the load generator itself sent (its own stalls would show as the server's
+tail) and how soon the forwarder had the reads' audit records on the topic.
 
 `python -m bench.api_bench [--rate 300] [--seconds 5]` runs it on a private stack.
 """
@@ -28,6 +30,7 @@ from bench.report import Figure, print_figures
 from connectors.collector.write_keys import WriteKeyStore
 from panorama.errors import ProfileNotFound
 from panorama.security.audit import AuditLog
+from panorama.security.audit_outbox import outbox_key
 from panorama.security.keys import KeyStore
 from panorama.settings import Settings
 from panorama.stack.ephemeral import free_port
@@ -74,18 +77,21 @@ async def _exchange(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter
     return status
 
 
-async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) -> list[float]:
-    """Latencies (µs) of GETs scheduled at ``rate``/s, each timed from when it was due to be
-    sent (so a slow answer delays no later request and a stall is not hidden: open loop).
+async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) -> tuple[list[float], list[float]]:
+    """(latencies, send lags) in µs of GETs scheduled at ``rate``/s, each timed from when it
+    was due to be sent (so a slow answer delays no later request and a stall is not hidden:
+    open loop); the lag is how late the generator wrote it.
     Raw keep-alive HTTP/1.1 on a pool of connections, a new one whenever none is idle: an
     HTTP client library costs more CPU per request than the server's answer."""
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
     idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
     latencies: list[float] = []
+    lags: list[float] = []
     failures: list[int] = []
 
     async def one(due: float) -> None:
         connection = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        lags.append((time.perf_counter() - due) * 1e6)
         try:
             status = await _exchange(connection, request)
         except (asyncio.IncompleteReadError, ConnectionResetError):
@@ -102,6 +108,7 @@ async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) 
     for _ in range(50):  # warm the key cache and every connection
         await one(time.perf_counter())
     latencies.clear()
+    lags.clear()
     tasks, start = [], time.perf_counter()
     for n in range(int(rate * seconds)):
         due = start + n / rate
@@ -112,7 +119,7 @@ async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) 
         writer.close()
     if failures:
         raise RuntimeError(f"{len(failures)} requests to {path} failed, e.g. HTTP {failures[0]}")
-    return latencies
+    return latencies, lags
 
 
 def _load(port: int, path: str, key: str, rate: int, seconds: float, out) -> None:
@@ -120,7 +127,7 @@ def _load(port: int, path: str, key: str, rate: int, seconds: float, out) -> Non
     out.put(asyncio.run(_open_loop(port, path, key, rate, seconds)))
 
 
-def _offer(port: int, path: str, key: str, rate: int, seconds: float) -> list[float]:
+def _offer(port: int, path: str, key: str, rate: int, seconds: float) -> tuple[list[float], list[float]]:
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
     child = spawn.Process(target=_load, args=(port, path, key, rate, seconds, out))
@@ -152,11 +159,23 @@ def _cpu_seconds(root: int) -> float:
     return sum(used.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
-def _measured(process: subprocess.Popen, port: int, path: str, key: str, rate: int, seconds: float) -> tuple[list[float], float]:
-    """(latencies µs, server CPU µs per request) of ``path`` under the offered load."""
+def _measured(process: subprocess.Popen, port: int, path: str, key: str, rate: int,
+              seconds: float) -> tuple[list[float], list[float], float]:
+    """(latencies µs, generator lags µs, server CPU µs per request) of ``path`` under the offered load."""
     before = _cpu_seconds(process.pid)
-    latencies = _offer(port, path, key, rate, seconds)
-    return latencies, (_cpu_seconds(process.pid) - before) / len(latencies) * 1e6
+    latencies, lags = _offer(port, path, key, rate, seconds)
+    return latencies, lags, (_cpu_seconds(process.pid) - before) / len(latencies) * 1e6
+
+
+def _outbox_drained(settings: Settings, within: float = 30.0) -> float:
+    """Seconds until the audit outbox is empty (every read's record on the topic)."""
+    redis, started = Redis.from_url(settings.redis_address), time.perf_counter()
+    try:
+        while redis.xlen(outbox_key(settings)) and time.perf_counter() - started < within:
+            time.sleep(0.001)
+        return time.perf_counter() - started
+    finally:
+        redis.close()
 
 
 def _p(latencies: list[float], q: int) -> float:
@@ -188,18 +207,22 @@ def run(settings: Settings, rate: int = 300, seconds: float = 5.0) -> list[Figur
         at_rest = _cpu_seconds(process.pid)
         time.sleep(2.0)
         at_rest = (_cpu_seconds(process.pid) - at_rest) / 2.0 / rate * 1e6
-        reads, reads_cpu = _measured(process, port, f"/v1/profiles/{customer}", key, rate, seconds)
-        bare, bare_cpu = _measured(process, port, "/v1/keys/me", key, rate, seconds)
+        reads, lags, reads_cpu = _measured(process, port, f"/v1/profiles/{customer}", key, rate, seconds)
+        drained = _outbox_drained(settings)
+        bare, bare_lags, bare_cpu = _measured(process, port, "/v1/keys/me", key, rate, seconds)
     finally:
         process.terminate()
         process.wait(30)
     audit = _audit_alone(settings)
     note = f"{rate} req/s offered for {seconds:g} s (open loop), {WORKERS} API processes"
     return [
-        Figure("profile read p50 (key, Redis, audit acked)", _p(reads, 50), "µs", "authenticated /v1/keys/me p50", _p(bare, 50), note),
+        Figure("profile read p50 (key, Redis read + audit record)", _p(reads, 50), "µs", "authenticated /v1/keys/me p50", _p(bare, 50), note),
         Figure("profile read p99", _p(reads, 99), "µs", "authenticated /v1/keys/me p99", _p(bare, 99), note),
         Figure("profile read: server CPU per request", reads_cpu, "µs", "authenticated /v1/keys/me", bare_cpu,
                f"{note}; all API processes, warm-up requests included"),
+        Figure("load generator send lag p99 (reads)", _p(lags, 99), "µs", "same, /v1/keys/me", _p(bare_lags, 99),
+               "how late the generator wrote a request after its due time; part of every latency above"),
+        Figure("audit outbox empty after the last read", drained * 1e6, "µs", note="every read's record on the topic"),
         Figure("of which API processes at rest (idle CPU / rate)", at_rest, "µs", note="supervisor, pollers, timers; "
                "measured over 2 s with no requests"),
         Figure("audit event acknowledged (acks=all), p50", _p(audit, 50), "µs", note="sequential, one at a time"),
