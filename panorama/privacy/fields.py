@@ -92,6 +92,10 @@ class RecordOpener:
         return self._walk(record, self._leaf), self._shredded
 
     def _leaf(self, value: Any, path: str) -> Any:
+        if self._memo is not None and type(value) is str:  # the usual case, without the calls
+            plain = self._memo.get((path, value))
+            if plain is not None:
+                return plain
         opened, gone = _open_all(value, path, self._lookup, self._memo)
         self._shredded |= gone
         return opened

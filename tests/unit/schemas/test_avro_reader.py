@@ -82,3 +82,21 @@ def test_garbage_bodies_never_escape_as_anything_but_contract_errors(body):
 def test_corrupt_avro_is_a_value_error():
     with pytest.raises(CorruptAvro):
         read_varint(b"\xff" * 11, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=60, max_size=9000))
+def test_long_strings_read_through_every_length_prefix_size(text):
+    """One-, two- (64 to 8,191 bytes, read inline) and three-byte length prefixes."""
+    record = {**example_records()["track"], "name": text}
+    data = CODEC.encode(record)
+    assert READ(data, HEADER_SIZE)[0] == fastavro_read(data)
+
+
+def test_a_negative_two_byte_string_length_is_a_contract_error():
+    data = CODEC.encode({**example_records()["track"], "name": "x" * 100})
+    at = data.index(varint(100) + b"x" * 100)
+    corrupted = data[:at] + varint(-100) + data[at + 2:]
+    with pytest.raises(ContractError) as err:
+        CODEC.decode(corrupted)
+    assert err.value.code == "corrupt_body"
