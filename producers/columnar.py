@@ -13,7 +13,8 @@ byte-identical.
 
 Only what the import layouts need is supported: constants of every type the fast writer
 supports, string and long/int columns (a null in a nullable string column is the null
-branch) and an array of zero or one item (:class:`OneItem`). Anything else raises NotImplementedError naming it.
+branch), a nullable record present on some rows (:class:`Maybe`), one of a few
+constants per row (:class:`OneOf`) and an array of zero or one item (:class:`OneItem`). Anything else raises NotImplementedError naming it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ class Column:
     or an int64 array (no nulls)."""
 
     values: pa.Array
+
+
+@dataclass(frozen=True)
+class Maybe:
+    """A nullable record present where ``mask`` is true (a numpy bool array)."""
+
+    mask: np.ndarray
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Per row, one of a few constant values: ``options[choice[row]]``."""
+
+    choice: np.ndarray
+    options: list[Any]
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,7 @@ def encode_columns(schema: dict[str, Any], record: dict[str, Any], rows: int, pr
     range, a null where the schema has none)."""
     pieces = _Pieces(rows)
     pieces.const(prefix)
-    _Walker(schema, pieces).node(schema, record)
+    _Walker(named_types(schema), pieces).node(schema, record)
     return pieces.join()
 
 
@@ -105,13 +122,12 @@ class _Pieces:
 
 
 class _Walker:
-    def __init__(self, schema: dict[str, Any], out: _Pieces):
-        self.names, self.out = named_types(schema), out
+    def __init__(self, names: dict[str, Any], out: _Pieces):
+        self.names, self.out = names, out
 
     def sub(self, schema: Any, value: Any) -> pa.Array:
         """``value`` encoded apart, as one binary array (for a branch taken on some rows)."""
-        walker = _Walker.__new__(_Walker)
-        walker.names, walker.out = self.names, _Pieces(self.out.rows)
+        walker = _Walker(self.names, _Pieces(self.out.rows))
         walker.node(schema, value)
         return walker.out.join()
 
@@ -123,6 +139,9 @@ class _Walker:
         kind = schema if isinstance(schema, str) else schema["type"]
         if isinstance(value, Column):
             self.out.column(self._column(kind, value.values))
+        elif isinstance(value, OneOf):
+            options = [self._encoded_constant(schema, option) for option in value.options]
+            self.out.column(pa.array(options, pa.binary()).take(pa.array(value.choice, pa.int64())))
         elif kind == "record":
             for field in schema["fields"]:
                 name = field["name"]
@@ -135,9 +154,16 @@ class _Walker:
         else:
             self.out.const(_constant(kind, value))
 
+    def _encoded_constant(self, schema: Any, value: Any) -> bytes:
+        walker = _Walker(self.names, _Pieces(1))
+        walker.node(schema, value)
+        return b"".join(walker.out.items)
+
     def _union(self, branch: Any, value: Any) -> None:
         if value is None:
             self.out.const(b"\x00")
+        elif isinstance(value, Maybe):
+            self.out.column(_where(value.mask, [b"\x02", self.sub(branch, value.value)], b"\x00"))
         elif isinstance(value, Column) and value.values.null_count:
             present = self.sub(branch, value)  # null where the value is
             self.out.column(pc.fill_null(pc.binary_join_element_wise(pa.scalar(b"\x02", pa.binary()), present, _EMPTY),
@@ -147,7 +173,7 @@ class _Walker:
             self.node(branch, value)
 
     def _container(self, schema: dict[str, Any], kind: str, value: Any) -> None:
-        if isinstance(value, (Column, OneItem)):
+        if isinstance(value, (Column, Maybe, OneOf, OneItem)):
             raise NotImplementedError(f"a per-row {kind} is not supported by the columnar writer")
         if value:
             self.out.const(varint(len(value)))

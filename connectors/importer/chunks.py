@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors import registry
-from connectors.importer.columnar import columnar_layout
+from connectors.importer.columnar_layouts import columnar_layout
 from connectors.importer.mapping import Mapping
 from connectors.importer.readers import CsvRow, build_row, file_format, scan_rows
 from connectors.privacy_keys import prefetch_keys

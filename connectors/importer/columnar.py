@@ -1,4 +1,4 @@
-"""The columnar path of an import: a chunk of CSV order rows mapped, cleaned, checked and
+"""The columnar path of an import: a chunk of CSV rows mapped, cleaned, checked and
 encoded column by column, so that Python touches a row only for what cannot be done on a
 whole column (its event id, routing key and sealed personal fields).
 
@@ -10,8 +10,8 @@ it as before, so rejections keep their exact field, code and wording, and the ev
 the other rows keep their place in file order. Bodies are written by
 :mod:`producers.columnar` and are byte-identical to the per-event encoder's (tested).
 
-Covered: the ``orders`` connector on CSV files. Other connectors and JSON Lines or
-Parquet files take the row path.
+Covered (``columnar_layouts.py``): the ``orders`` and ``customers`` connectors on CSV
+files. Other connectors and JSON Lines or Parquet files take the row path.
 """
 
 from __future__ import annotations
@@ -27,22 +27,20 @@ import pyarrow.compute as pc
 from connectors import records
 from connectors.importer import cleaning
 from connectors.importer.readers import CsvRow
-from connectors.importer.rows import OrderRowConnector
 from connectors.privacy_keys import prefetch_keys
 from panorama.errors import ContractError
-from producers.columnar import Column, OneItem, encode_columns
+from producers.columnar import Column, OneItem, OneOf, encode_columns
 from producers.encoder import EventEncoder
 from schemas.codec import MARKER
-from schemas.contract import allowed_values, schema_versions
+from schemas.contract import schema_versions
 from schemas.models import deterministic_event_id
 
 # A value the row path's trim leaves as it is: printable ASCII at both ends (Python strips
 # some characters Arrow's trim keeps, and the other way round; those values go through
 # records.text itself).
 _PLAIN = r"^[!-~](?s:.*[!-~])?$"
-_CURRENCY = r"^[A-Za-z]{3}$"  # ASCII letters: their upper case is the same in Python and Arrow
-_INT32_MAX = (1 << 31) - 1
-_INT64_MAX = (1 << 63) - 1
+INT32_MAX = (1 << 31) - 1
+INT64_MAX = (1 << 63) - 1
 _YEAR_2000_MICROS = 946_684_800_000_000
 _MAX_FUTURE_MICROS = 24 * 3600 * 1_000_000
 _ISO_SECONDS = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
@@ -60,6 +58,7 @@ class Cleaner:
     def __init__(self, columns: dict[str, pa.Array | None], rows: int):
         self.columns, self.rows = columns, rows
         self.odd = np.zeros(rows, dtype=bool)
+        self.kept: dict[str, Any] = {}  # columns a layout keeps for sealing, by name
 
     def raw(self, name: str) -> pa.Array:
         found = self.columns.get(name)
@@ -124,25 +123,22 @@ def _apply(values: list[Any], clean: Callable[[Any], Any]) -> tuple[list[Any], l
     return results, bad
 
 
-def _bounded(number: int | None, high: int) -> int | None:
+def bounded(number: int | None, high: int) -> int | None:
     if number is not None and not 0 <= number <= high:
         raise _Odd(number)
     return number
 
 
-def columnar_layout(connector: Any, encoder: EventEncoder, rename: Callable[[dict], dict]) -> ColumnarOrders | None:
-    """The columnar path for ``connector``'s CSV chunks, or None where the row path must
-    do all the work: another connector, or a contract whose order fields gained a closed
-    set of values (which the columnar checks do not know)."""
-    if type(connector) is not OrderRowConnector or any(path.startswith("order.") for path in allowed_values()):
-        return None
-    return ColumnarOrders(connector, encoder, rename)
+class ColumnarLayout:
+    """Turns a chunk of CSV rows of one connector into events, leaving its odd rows to the
+    row path. A layout builds the chunk's record (:meth:`record`); this class seals the
+    personal fields, derives event ids and keys, and encodes.
 
+    ``personal(clean, good)`` may add the per-row personal parts besides the identities
+    (``{"traits": ...}``) for the sealer, and ``place(record, sealed)`` puts their sealed
+    values into the record's columns."""
 
-class ColumnarOrders:
-    """Turns a chunk of CSV order rows into events, leaving its odd rows to the row path."""
-
-    def __init__(self, connector: OrderRowConnector, encoder: EventEncoder, rename: Callable[[dict], dict]):
+    def __init__(self, connector: Any, encoder: EventEncoder, rename: Callable[[dict], dict]):
         current = schema_versions()[-1]
         if current.fingerprint != encoder.codec.fingerprint:
             raise ValueError("the columnar writer and the codec disagree on the current schema")
@@ -153,6 +149,17 @@ class ColumnarOrders:
         # a fifth of the columnar path's CPU time.
         self._prefetched: set[tuple] = set()
 
+    def record(self, clean: Cleaner, received_at: int) -> tuple[dict[str, Any], pa.Array]:
+        """(the chunk's record, before event ids and sealed fields; each row's natural key).
+        Marks odd whatever ``validate`` or the Avro writer would refuse."""
+        raise NotImplementedError
+
+    def personal(self, clean: Cleaner, good: list[int]) -> dict[int, dict[str, Any]]:
+        return {}
+
+    def place(self, record: dict[str, Any], sealed: list[dict[str, Any]]) -> None:
+        """Put the sealed parts :meth:`personal` added into ``record`` (one per good row)."""
+
     def columns(self, rows: list[CsvRow]) -> dict[str, pa.Array | None]:
         """The connector's fields as string columns (None for a field no column holds)."""
         where = self.rename({name: index for index, name in enumerate(rows[0].header)})
@@ -162,106 +169,56 @@ class ColumnarOrders:
     def __call__(self, rows: list[CsvRow], received_at: int) -> tuple[list[tuple[bytes, bytes] | None], np.ndarray]:
         """(events, odd): for each row its (value, key), or None where ``odd`` is true."""
         clean = Cleaner(self.columns(rows), len(rows))
-        record, identities = self._record(clean, received_at)
-        keys, sealed = self._seal(clean, np.flatnonzero(~clean.odd), identities)
+        record, natural = self.record(clean, received_at)
+        keys, sealed = self._seal(clean)
         good = np.flatnonzero(~clean.odd)
-        record = _taken(record, pa.array(good, pa.int64()))
-        record["identities"].update({name: Column(pa.array([sealed[i][name] for i in good], pa.string()))
+        take = pa.array(good, pa.int64())
+        record = _taken(record, take)
+        sealed_rows = [sealed[i] for i in good.tolist()]
+        record["identities"].update({name: Column(pa.array([s["identities"][name] for s in sealed_rows], pa.string()))
                                      for name in ("email", "phone")})
+        self.place(record, sealed_rows)
         name = self.connector.name
-        order_ids = record["order"]["order_id"].values.to_pylist()
-        record["event_id"] = Column(pa.array([deterministic_event_id(name, o) for o in order_ids], pa.string()))
+        record["event_id"] = Column(pa.array([deterministic_event_id(name, key) for key in pc.take(natural, take).to_pylist()],
+                                             pa.string()))
         bodies = encode_columns(self.schema, record, len(good), self.prefix).to_pylist()
         events: list[tuple[bytes, bytes] | None] = [None] * len(rows)
-        for index, body in zip(good, bodies):
+        for index, body in zip(good.tolist(), bodies):
             events[index] = (body, keys[index])
         return events, clean.odd
 
-    def _record(self, clean: Cleaner, received_at: int) -> tuple[dict[str, Any], list[pa.Array]]:
-        """The record of the chunk's events (before event ids and sealing) and its identity
-        columns; checks what ``validate`` and the Avro writer would refuse."""
+    def identities(self, clean: Cleaner) -> pa.Array:
+        """The user id column; keeps it with the cleaned e-mail and phone columns for
+        sealing, and marks odd the rows with no identity at all."""
         config = self.connector.config
-        order_id = clean.text("order_id")
-        clean.require(order_id)
-        ordered_at = self._moments(clean, clean.raw("ordered_at"), "ordered_at")
-        clean.require(ordered_at)
-        now = time.time_ns() // 1000
-        clean.check(pc.and_(pc.greater_equal(ordered_at, _YEAR_2000_MICROS), pc.less_equal(ordered_at, now + _MAX_FUTURE_MICROS)))
-        currency = pc.fill_null(clean.text("currency"), config.currency)
-        sku, product_name, category = clean.text("sku"), clean.text("product_name"), clean.text("category")
-        has_item = pc.or_(sku.is_valid(), product_name.is_valid()).to_numpy(zero_copy_only=False)
-        quantity = clean.each([clean.raw("quantity")],
-                              lambda v: _bounded(cleaning.positive_int(v, "quantity", default=1), _INT32_MAX),
-                              pa.int64(), where=has_item)
-        unit_price = self._money(clean, pc.fill_null(clean.text("unit_price"), "0"), currency, "unit_price", has_item)
-        total = clean.text("total")
-        clean.require(total)
-        total_minor = self._money(clean, total, currency, "total", None)
-        clean.check(pc.match_substring_regex(currency, _CURRENCY))
-        code = pc.utf8_upper(currency)
         user_id = clean.text("customer_id")
         email = clean.each([clean.raw("email")], lambda v: records.email(v, "email"), pa.string())
         phone = clean.each([clean.raw("phone")],
                            lambda v: records.phone(v, "phone", config.default_phone_region), pa.string())
         clean.check(pc.or_(pc.or_(user_id.is_valid(), email.is_valid()), phone.is_valid()))
+        clean.kept["identity"] = [user_id, email, phone]
+        return user_id
+
+    def envelope(self, occurred_at: pa.Array, received_at: int, user_id: pa.Array, consent: Any) -> dict[str, Any]:
+        """The connector's template with this chunk's columns (e-mail and phone are placed
+        once sealed)."""
         record = dict(self.connector._template)
-        record.update(occurred_at=Column(ordered_at), received_at=received_at, consent={},
+        record.update(occurred_at=Column(occurred_at), received_at=received_at, consent=consent,
                       identities={"user_id": Column(user_id), "anonymous_id": None, "email": None, "phone": None,
                                   "device_id": None, "external_ids": {}})
-        item = {"sku": Column(sku), "product_id": Column(sku), "name": Column(product_name), "category": Column(category),
-                "quantity": Column(pc.fill_null(quantity, 0)),
-                "unit_price": {"amount_minor": Column(pc.fill_null(unit_price, 0)), "currency": Column(code)}}
-        record["order"] = {"order_id": Column(order_id), "status": Column(pc.fill_null(clean.text("status"), "placed")),
-                           "total": {"amount_minor": Column(pc.fill_null(total_minor, 0)), "currency": Column(code)},
-                           "subtotal": None, "tax": None, "shipping": None, "discount": None,
-                           "coupon": Column(clean.text("coupon")), "line_items": OneItem(has_item, item),
-                           "shipping_address": None}
-        return record, [user_id, email, phone]
+        return record
 
-    def _moments(self, clean: Cleaner, raw: pa.Array, field: str) -> pa.Array:
-        """Epoch micros of ``cleaning.moment``: plain ISO values (``YYYY-MM-DD HH:MM:SS``, or
-        with a ``T``) parsed on the whole column; the rest once per distinct value, and so
-        are those Arrow reads differently (it does not refuse 2024-02-30 but rolls it over,
-        which the round trip through strftime catches; a local time that a DST change makes
-        ambiguous or skips, which the earliest and latest readings disagree on)."""
-        config = self.connector.config
-
-        def one(value: str | None) -> int | None:
-            return cleaning.moment(value, field, config.timezone, config.date_format)
-
-        if config.date_format is not None:
-            return clean.each([raw], one, pa.int64())
-        spaced = pc.replace_substring(raw, "T", " ")
-        parsed = pc.strptime(spaced, format=_ISO_FORMAT, unit="s", error_is_null=True)
-        fast = pc.and_(pc.match_substring_regex(raw, _ISO_SECONDS), pc.equal(pc.strftime(parsed, format=_ISO_FORMAT), spaced))
-        parsed = parsed.cast(pa.timestamp("us"))
-        if config.timezone.upper() != "UTC":
-            early, late = (pc.assume_timezone(parsed, timezone=config.timezone, ambiguous=way, nonexistent=way)
-                           for way in ("earliest", "latest"))
-            fast, parsed = pc.and_(fast, pc.equal(early, late)), early
-        fast = pc.fill_null(fast, False)
-        slow = clean.each([pc.if_else(fast, pa.scalar(None, pa.string()), raw)], one, pa.int64())
-        return pc.if_else(fast, parsed.cast(pa.int64()), slow)
-
-    @staticmethod
-    def _money(clean: Cleaner, amount: pa.Array, currency: pa.Array, field: str, where: np.ndarray | None) -> pa.Array:
-        """Minor units of ``records.money(amount, currency, field)``, per distinct pair."""
-        def minor(value: str | None, code: str) -> int:
-            return _bounded(records.money(value, code, field)["amount_minor"], _INT64_MAX)
-
-        if pc.count_distinct(currency).as_py() == 1:  # the usual file: one currency
-            code = currency[0].as_py()
-            return clean.each([amount], lambda value: minor(value, code), pa.int64(), where)
-        return clean.each([amount, currency], minor, pa.int64(), where)
-
-    def _seal(self, clean: Cleaner, good: np.ndarray, identities: list[pa.Array]) -> tuple[dict[int, bytes], dict[int, dict]]:
-        """Routing keys and sealed identities of the good rows; a row the key or sealer
+    def _seal(self, clean: Cleaner) -> tuple[dict[int, bytes], dict[int, dict]]:
+        """Routing keys and sealed personal parts of the good rows; a row the key or sealer
         refuses (a forgotten customer) becomes odd."""
-        user_id, email, phone = (column.to_pylist() for column in identities)
+        good = np.flatnonzero(~clean.odd).tolist()
+        user_id, email, phone = (column.to_pylist() for column in clean.kept["identity"])
+        extra = self.personal(clean, good)
         rows, fresh, seen = {}, [], self._prefetched
-        for index in good.tolist():
-            ids = rows[index] = {"user_id": user_id[index], "anonymous_id": None, "email": email[index],
-                                 "phone": phone[index], "device_id": None, "external_ids": {}}
+        for index in good:
+            ids = {"user_id": user_id[index], "anonymous_id": None, "email": email[index], "phone": phone[index],
+                   "device_id": None, "external_ids": {}}
+            rows[index] = {"identities": ids, **extra.get(index, {})}
             if (found := (user_id[index], email[index], phone[index])) not in seen:
                 seen.add(found)
                 fresh.append({"identities": ids})
@@ -270,15 +227,46 @@ class ColumnarOrders:
         prefetch_keys(self.encoder, fresh)
         route, privacy = self.encoder.keys.for_identities, self.encoder.privacy
         keys, sealed = {}, {}
-        for index, ids in rows.items():
+        for index, personal in rows.items():
             try:
-                key = route(ids)
-                sealed[index] = privacy.seal({"identities": ids}, key)["identities"] if privacy else ids
+                key = route(personal["identities"])
+                sealed[index] = privacy.seal(personal, key) if privacy else personal
             except ContractError:
                 clean.odd[index] = True
                 continue
             keys[index] = key
         return keys, sealed
+
+
+def moments(clean: Cleaner, raw: pa.Array, field: str, config: Any) -> pa.Array:
+    """Epoch micros of ``cleaning.moment``: plain ISO values (``YYYY-MM-DD HH:MM:SS``, or
+    with a ``T``) parsed on the whole column; the rest once per distinct value, and so are
+    those Arrow reads differently (it does not refuse 2024-02-30 but rolls it over, which
+    the round trip through strftime catches; a local time that a DST change makes
+    ambiguous or skips, which the earliest and latest readings disagree on)."""
+
+    def one(value: str | None) -> int | None:
+        return cleaning.moment(value, field, config.timezone, config.date_format)
+
+    if config.date_format is not None:
+        return clean.each([raw], one, pa.int64())
+    spaced = pc.replace_substring(raw, "T", " ")
+    parsed = pc.strptime(spaced, format=_ISO_FORMAT, unit="s", error_is_null=True)
+    fast = pc.and_(pc.match_substring_regex(raw, _ISO_SECONDS), pc.equal(pc.strftime(parsed, format=_ISO_FORMAT), spaced))
+    parsed = parsed.cast(pa.timestamp("us"))
+    if config.timezone.upper() != "UTC":
+        early, late = (pc.assume_timezone(parsed, timezone=config.timezone, ambiguous=way, nonexistent=way)
+                       for way in ("earliest", "latest"))
+        fast, parsed = pc.and_(fast, pc.equal(early, late)), early
+    fast = pc.fill_null(fast, False)
+    slow = clean.each([pc.if_else(fast, pa.scalar(None, pa.string()), raw)], one, pa.int64())
+    return pc.if_else(fast, parsed.cast(pa.int64()), slow)
+
+
+def check_moment(clean: Cleaner, micros: pa.Array) -> None:
+    """Rows whose time ``validate`` refuses (before 2000, over a day ahead) are odd."""
+    now = time.time_ns() // 1000
+    clean.check(pc.and_(pc.greater_equal(micros, _YEAR_2000_MICROS), pc.less_equal(micros, now + _MAX_FUTURE_MICROS)))
 
 
 def _taken(value: Any, take: pa.Array) -> Any:
@@ -287,6 +275,8 @@ def _taken(value: Any, take: pa.Array) -> Any:
         return Column(pc.take(value.values, take))
     if isinstance(value, OneItem):
         return OneItem(value.mask[take.to_numpy()], _taken(value.item, take))
+    if isinstance(value, OneOf):
+        return OneOf(value.choice[take.to_numpy()], value.options)
     if isinstance(value, dict):
         return {k: _taken(v, take) for k, v in value.items()}
     return value

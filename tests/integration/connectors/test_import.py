@@ -149,6 +149,31 @@ def test_the_columnar_path_sends_what_the_row_path_sent(settings, tmp_path):
         {i for events in by_partition(settings).values() for _, i in events}
 
 
+def test_the_columnar_path_seals_customer_traits_as_the_row_path(settings, tmp_path):
+    """Customer rows (traits and addresses sealed per row): the same keys, event ids and
+    opened records by either path."""
+    data = tmp_path / "customers.csv"
+    with data.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["customer_id", "email", "phone", "first_name", "birthday", "city", "country", "marketing_consent",
+                      "updated_at"])
+        for n in range(CHUNK_ROWS + 50):
+            out.writerow([f"c-{n}", f"Kunde{n}@Example.de", "+49 30 1234567" if n % 3 else "", f"Name {n}",
+                          "1990-04-17" if n % 2 else "", "Berlin" if n % 4 else "", "DEU" if n % 5 else "",
+                          ["yes", "no", ""][n % 3], "2024-06-10 08:13:20" if n != 9 else "someday"])
+    other = settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:10]}"})
+    ensure_topics(other)
+    by_rows = import_file(settings, data, "customers", workers=0, columnar=False)
+    by_columns = import_file(other, data, "customers", workers=0)
+    assert (by_columns.events_produced, by_columns.first_rejections) == (by_rows.events_produced, by_rows.first_rejections)
+    assert by_rows.events_produced == CHUNK_ROWS + 49 and [r[:2] for r in by_rows.first_rejections] == [(10, "updated_at")]
+    assert by_partition(other) == by_partition(settings)
+    without_receipt = [{k: v for k, v in e.items() if k != "received_at"} for e in interactions(settings)]
+    assert [{k: v for k, v in e.items() if k != "received_at"} for e in interactions(other)] == without_receipt
+    assert without_receipt[1]["traits"]["address"] == {"line1": None, "line2": None, "city": "Berlin", "region": None,
+                                                       "postal_code": None, "country": "DE"}
+
+
 def test_a_worker_error_stops_the_import_with_its_reason(settings, tmp_path):
     data = tmp_path / "orders.csv"
     lines = ["order_id,ordered_at,total,email"] + [f"o-{n},2024-06-10T08:00:00Z,1.00,c{n}@example.com"

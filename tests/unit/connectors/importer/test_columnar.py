@@ -25,12 +25,12 @@ GOOD = ["o-1", "2024-06-10 08:13:20", "19.90", "EUR", "c1", " Kunde@Example.de "
         "kitchen", "2", "9.95", "", "SUMMER"]
 
 
-def both_paths(path, mapping: Mapping = Mapping()):
+def both_paths(path, mapping: Mapping = Mapping(), connector: str = "orders"):
     """(events, rejects, (rows, position) per chunk) of the row path and of the columnar path."""
     found = []
     with mock.patch("panorama.privacy.hooks.Sealer", lambda _settings: None):
         for columnar in (False, True):
-            encoder = ChunkEncoder(ImportTask(Settings(), path, "orders", mapping, 1_750_000_000_000_000, columnar))
+            encoder = ChunkEncoder(ImportTask(Settings(), path, connector, mapping, 1_750_000_000_000_000, columnar))
             assert (encoder.columnar is not None) == columnar
             results = [encoder(chunk) for _, chunk in chunks(path)]
             found.append(([e for r in results for e in r.events], [x for r in results for x in r.rejects],
@@ -49,6 +49,18 @@ def write(path, rows, header=COLUMNS, tail: str = ""):
 def variant(**changes) -> list[str]:
     row = dict(zip(COLUMNS, GOOD)) | changes
     return [row[c] for c in COLUMNS]
+
+
+CUSTOMER_COLUMNS = ["customer_id", "email", "phone", "first_name", "last_name", "birthday", "gender", "company",
+                    "address_line1", "city", "region", "postal_code", "country", "marketing_consent", "updated_at",
+                    "created_at"]
+CUSTOMER = ["c-1", " Ana@Example.COM ", "+49 30 1234567", "Ana", "Lima", "1990-04-17", "f", "ACME", "Hauptstr. 1",
+            "Berlin", "BE", "10115", "DEU", "yes", "2024-06-10 08:13:20", ""]
+
+
+def customer(**changes) -> list[str]:
+    row = dict(zip(CUSTOMER_COLUMNS, CUSTOMER)) | changes
+    return [row[c] for c in CUSTOMER_COLUMNS]
 
 
 ODD = [
@@ -118,3 +130,52 @@ def test_dates_read_on_the_whole_column_are_the_row_paths(tmp_path, zone):
     write(path, [variant(order_id=f"o-{n}", ordered_at=d) for n, d in enumerate(dates * 3)])
     (row_events, row_rejects, _), (events, rejects, _) = both_paths(path, Mapping(settings={"timezone": zone}))
     assert rejects == row_rejects and events == row_events and len(events) >= 30
+
+
+CUSTOMER_ODD = [
+    customer(customer_id=" "), customer(country="Deutschland"), customer(country="", address_line1="", city="", region="",
+                                                                         postal_code=""),
+    customer(city="", country="de"), customer(birthday="17.04.1990"), customer(birthday="0990-04-17"),
+    customer(marketing_consent="maybe"), customer(marketing_consent=""), customer(marketing_consent="NO"),
+    customer(updated_at="", created_at="2023-01-01T00:00:00Z"), customer(updated_at="", created_at=""),
+    customer(updated_at="1970-01-01 00:00:00"), customer(updated_at="", created_at="1970-01-01 00:00:00"),
+    customer(updated_at="yesterday"), customer(updated_at="2024-01-01", created_at="garbage"),
+    customer(email="", phone=""), customer(phone="n/a"), customer(first_name=" ", last_name="\u00a0Ö ", gender="",
+                                                                  company=""),
+]
+
+
+def test_customer_rows_give_the_row_paths_bytes_and_rejections(tmp_path):
+    path = tmp_path / "customers.csv"
+    rows = [customer(customer_id=f"c-{n}", email=f"k{n % 40}@x.de", updated_at=f"2024-06-{1 + n % 28:02d} 08:00:00")
+            for n in range(1200)]
+    write(path, rows + CUSTOMER_ODD, CUSTOMER_COLUMNS, tail="a,b\n")
+    mapping = Mapping(settings={"timezone": "Europe/Berlin", "default_phone_region": "DE"})
+    (row_events, row_rejects, _), (events, rejects, _) = both_paths(path, mapping, "customers")
+    assert len(row_rejects) >= 6 and rejects == row_rejects
+    assert events == row_events and len(events) == 1200 + len(CUSTOMER_ODD) + 1 - len(rejects)
+
+
+@hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.fixed_dictionaries({c: _TEXT | st.sampled_from(["DEU", "de", "France", "yes", "n", "1990-04-17"])
+                                       for c in CUSTOMER_COLUMNS}), min_size=1, max_size=30))
+def test_generated_customer_rows_give_the_same_bytes_and_rejections(tmp_path, rows):
+    path = tmp_path / "customers.csv"
+    write(path, [customer(**row) for row in rows] + [CUSTOMER], CUSTOMER_COLUMNS)
+    (row_events, row_rejects, _), (events, rejects, _) = both_paths(path, connector="customers")
+    assert rejects == row_rejects
+    assert events == row_events and len(events) >= 1
+
+
+def test_contract_rules_the_cleaners_do_not_enforce_are_still_checked(tmp_path, monkeypatch):
+    """A cleaner that lets through what validate refuses (a birthday that is no ISO date)
+    must not let the columnar path send what the row path rejects."""
+    from connectors.importer import cleaning
+
+    monkeypatch.setattr(cleaning, "iso_date", lambda value, field, date_format=None: value and value.strip() or None)
+    path = tmp_path / "customers.csv"
+    write(path, [customer(customer_id=f"c-{n}", birthday=["1990-04-17", "17.4.1990"][n % 2]) for n in range(20)],
+          CUSTOMER_COLUMNS)
+    (row_events, row_rejects, _), (events, rejects, _) = both_paths(path, connector="customers")
+    assert rejects == row_rejects and [r[1] for r in rejects] == ["traits.birthday"] * 10
+    assert events == row_events and len(events) == 10
