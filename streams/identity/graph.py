@@ -68,7 +68,7 @@ class IdentityGraph(Components):
         """Link every node an event carries (those the rules let link): its strongest node
         to each other one, in the order of their ranks."""
         linking = sorted({n for n in nodes if self.rules.links(n)}, key=rank)
-        found = (self._candidate(pair_of(linking[0], other), (occurred_at, event_id)) for other in linking[1:])
+        found = (self._candidate((linking[0], other), (occurred_at, event_id)) for other in linking[1:])
         return [d for d in found if d is not None]
 
     def block(self, a: str, b: str, key: Key) -> Regroup | None:
@@ -80,7 +80,8 @@ class IdentityGraph(Components):
         return self._recompute({a, b}, pair_of(a, b), key)
 
     def _candidate(self, pair: Pair, key: Key) -> Decision | None:
-        self._load(set(pair))
+        if pair[0] not in self._known or pair[1] not in self._known:
+            self._load(set(pair))
         earliest = self._record(pair, key)
         decision = self.union(pair[0], pair[1], key)
         if not isinstance(decision, Refusal) or not earliest:

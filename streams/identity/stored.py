@@ -49,9 +49,13 @@ local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
 return out
 """
-# ARGV: the candidate key prefix, then (a, b, "occurred_at|event_id") triples. Each node
+# A batch's decisions and new link candidates in one command. ARGV: root, members, log and
+# candidate key prefixes, the outbox key, then two JSON lists. Ops: d (roots whose members
+# set goes), u (nodes that are roots now: their root pointer goes), s ([node, root]
+# pointers), a ([root, members] to add), o ([field, record] for the outbox), r (roots
+# whose log gets e, the entry). Candidates: [a, b, "occurred_at|event_id"]; each node
 # keeps the earliest value per other node.
-_ADD_CANDIDATES = """
+_APPLY = """
 local function earlier(x, y)
   local tx, ex = string.match(x, '^(%-?%d+)|(.*)$')
   local ty, ey = string.match(y, '^(%-?%d+)|(.*)$')
@@ -59,29 +63,20 @@ local function earlier(x, y)
   if tx ~= ty then return tx < ty end
   return ex < ey
 end
-local prefix = ARGV[1]
-for i = 2, #ARGV, 3 do
-  local a, b, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  for _, ends in ipairs({{a, b}, {b, a}}) do
-    local cur = redis.call('HGET', prefix .. ends[1], ends[2])
-    if not cur or earlier(value, cur) then redis.call('HSET', prefix .. ends[1], ends[2], value) end
-  end
-end
-return 0
-"""
-# Decisions in one command. ARGV: root, members and log key prefixes, the outbox key, then
-# a JSON list of ops: d (roots whose members set goes), u (nodes that are roots now: their
-# root pointer goes), s ([node, root] pointers), a ([root, members] to add), o ([field,
-# record] for the outbox), r (roots whose log gets e, the entry).
-_APPLY_DECISIONS = """
-local root_prefix, members_prefix, log_prefix, outbox = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for _, op in ipairs(cjson.decode(ARGV[5])) do
+local root_prefix, members_prefix, log_prefix, cand_prefix, outbox = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+for _, op in ipairs(cjson.decode(ARGV[6])) do
   for _, root in ipairs(op.d or {}) do redis.call('DEL', members_prefix .. root) end
   for _, node in ipairs(op.u or {}) do redis.call('DEL', root_prefix .. node) end
   for _, pointer in ipairs(op.s or {}) do redis.call('SET', root_prefix .. pointer[1], pointer[2]) end
   for _, found in ipairs(op.a or {}) do redis.call('SADD', members_prefix .. found[1], unpack(found[2])) end
   for _, entry in ipairs(op.o or {}) do redis.call('HSET', outbox, entry[1], entry[2]) end
   for _, root in ipairs(op.r or {}) do redis.call('RPUSH', log_prefix .. root, op.e) end
+end
+for _, link in ipairs(cjson.decode(ARGV[7])) do
+  for _, ends in ipairs({{link[1], link[2]}, {link[2], link[1]}}) do
+    local cur = redis.call('HGET', cand_prefix .. ends[1], ends[2])
+    if not cur or earlier(link[3], cur) then redis.call('HSET', cand_prefix .. ends[1], ends[2], link[3]) end
+  end
 end
 return 0
 """
@@ -105,8 +100,7 @@ class GraphStore:
         self.redis, self.keys, self.rules, self.identity_topic = redis, keys, rules, identity_topic
         self._read_components = redis.register_script(_READ_COMPONENTS)
         self._read_candidates = redis.register_script(_READ_CANDIDATES)
-        self._add_candidates = redis.register_script(_ADD_CANDIDATES)
-        self._apply = redis.register_script(_APPLY_DECISIONS)
+        self._apply = redis.register_script(_APPLY)
         self._touch = redis.register_script(_TOUCH)
 
     def watched(self, pipe, nodes: list[str], stored_roots: list[bytes | None] | None = None) -> IdentityGraph:
@@ -150,14 +144,11 @@ class GraphStore:
         ``outbox``, and every customer a regroup made or ended marked due in ``due`` at
         ``due_at``. ``silent``: roots whose component needs no record, and ``logged`` False:
         no log entry (an unmerge writes its own record and entry)."""
-        if candidates:
-            args = [self.keys.candidates("")]
-            for (a, b), key in sorted(candidates.items()):
-                args += [a, b, candidate_value(key)]
-            self._add_candidates(args=args, client=pipe)
-        if decisions:
+        if decisions or candidates:
             ops = [self._op(d, now, set(silent), logged) for d in decisions]
-            self._apply(args=[*self.keys.prefixes, outbox, orjson.dumps(ops)], client=pipe)
+            links = [[a, b, candidate_value(key)] for (a, b), key in sorted(candidates.items())]
+            self._apply(args=[*self.keys.prefixes, self.keys.candidates(""), outbox, orjson.dumps(ops),
+                              orjson.dumps(links)], client=pipe)
         roots = sorted({r for d in decisions if isinstance(d, Regroup) for r in d.roots})
         if roots:
             self._touch(keys=[due] * len(roots), args=[due_at, *roots], client=pipe)
