@@ -31,7 +31,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app):
+        from streams.worker import quiet_full_collections
+
         guard.start()
+        # Full GC passes walked every startup object: ~100 ms stalls of all reads in flight,
+        # a few per 10 s at 1,000 reads/s (api_bench, shared machine). The worker's remedy.
+        quiet_full_collections()
         try:
             yield
         finally:
