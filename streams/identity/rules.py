@@ -15,6 +15,7 @@ from streams.identity.nodes import kind_of, rank
 # never merged automatically. Kinds not listed are unlimited.
 DEFAULT_LIMITS: Mapping[str, int] = {"user_id": 1, "email": 5, "phone": 5, "device_id": 10}
 
+REFUSALS_SHOWN = 20  # a regroup's log entry lists this many of its refusals (a shared device may have thousands)
 Key = tuple[int, str]  # (occurred_at, event_id) of a link: when it happened, ties broken by event
 Pair = tuple[str, str]  # two nodes, strongest first (see :func:`pair_of`)
 
@@ -110,7 +111,7 @@ class Regroup:
         return {"action": "regroup", "event_id": self.event_id, "occurred_at": self.occurred_at,
                 "via": list(self.via), "customers": [c[0] for c in self.components],
                 "components": [list(c) for c in self.components], "previous": list(self.previous),
-                "refused": [r.as_dict() for r in self.refused]}
+                "refused": [r.as_dict() for r in self.refused[:REFUSALS_SHOWN]], "refused_total": len(self.refused)}
 
 
 Decision = Merge | Refusal | Regroup
