@@ -136,6 +136,9 @@ class AuditForwarder:
             except (RedisError, AuditError) as e:
                 log.warning("audit forwarder: %s; retrying in %g s", e, self.pause)
                 self._stop.wait(self.pause)
+            except Exception:  # a bug must not end forwarding silently: the records would pile up unseen
+                log.exception("audit forwarder failed; retrying in %g s", self.pause)
+                self._stop.wait(self.pause)
 
     def _hold(self) -> bool:
         ms = int(self.lease * 1000)
