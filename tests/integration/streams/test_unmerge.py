@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 
 import orjson
 import pytest
@@ -19,7 +20,9 @@ from redis import Redis
 from projections.records import Rows, identity as identity_record
 from streams.profiles import ProfileReader
 from tests.integration.kafka_reader import read_topic
-from tests.integration.streams.population import START_US, population, wait_until_caught_up, worker_thread
+from tests.integration.streams.population import (
+    START_US, population, wait_for_assignment, wait_until_caught_up, worker_thread,
+)
 from tests.integration.streams.test_profiles import produce
 
 pytestmark = pytest.mark.integration
@@ -80,7 +83,8 @@ def test_unmerge_splits_a_wrong_merge_and_both_profiles_are_their_own_events(set
     assert [p["action"] for p in published].count("unmerge") == 1
 
 
-def test_a_late_link_that_loses_a_capped_slot_in_event_time_ends_as_in_order_delivery(settings):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_late_link_that_loses_a_capped_slot_in_event_time_ends_as_in_order_delivery(settings, workers):
     """In event time the visitor identified as late-u1 first and then as late-u2 (one
     user_id per customer: refused). Delivered the other way round, the worker first merges
     the visitor into late-u2; the late identify as late-u1 is refused on arrival but is
@@ -90,7 +94,9 @@ def test_a_late_link_that_loses_a_capped_slot_in_event_time_ends_as_in_order_del
     first = _page({"user_id": "late-u1", "anonymous_id": "late-a"}, START_US + 10)
     second = _page({"user_id": "late-u2", "anonymous_id": "late-a"}, START_US + 20)
     reader = ProfileReader(Redis.from_url(settings.redis_address), settings)
-    with worker_thread(settings, signal_debounce_s=0):
+    with ExitStack() as stack:
+        running = [stack.enter_context(worker_thread(settings, signal_debounce_s=0)) for _ in range(workers)]
+        wait_for_assignment(settings, running)
         produce(settings, visits + [second])
         wait_until_caught_up(settings)
         assert reader.read("anonymous_id:late-a")["customer_id"] == reader.read("user_id:late-u2")["customer_id"]
