@@ -73,7 +73,8 @@ class IdentityGraph(Components):
 
     def block(self, a: str, b: str, key: Key) -> Regroup | None:
         """Never let ``a`` and ``b`` be one customer again: block the pair and recompute
-        their closure (None when nothing changed, i.e. they were apart already)."""
+        their closure (None when nothing changed: they were apart already, or the links
+        around them are not recorded, see :meth:`_recompute`)."""
         self._load({a, b})
         self.blocked.setdefault(a, set()).add(b)
         self.blocked.setdefault(b, set()).add(a)
