@@ -16,7 +16,11 @@ from connectors.collector.write_keys import WriteKeyStore
 from connectors.importer.chunks import CHUNK_ROWS
 from connectors.importer.run import import_file
 from panorama.cli import app
+from panorama.clock import now_us
 from panorama.errors import ConnectorError
+from panorama.privacy.crypto import is_sealed
+from panorama.privacy.keystore import KeyStore
+from producers.keys import RoutingKeys
 from panorama.stack.topics import ensure_topics
 from schemas.codec import InteractionCodec
 from tests.integration.connectors.readback import interactions
@@ -141,12 +145,50 @@ def test_the_columnar_path_sends_what_the_row_path_sent(settings, tmp_path):
         (by_rows.rows_read, by_rows.events_produced, by_rows.rows_rejected) == (rows + 1, rows - len(bad), len(bad) + 1)
     assert by_columns.rejects_file.read_text() == rejects_by_rows
     assert by_partition(other) == by_partition(settings)
-    without_receipt = [{k: v for k, v in e.items() if k != "received_at"} for e in interactions(settings)]
-    assert [{k: v for k, v in e.items() if k != "received_at"} for e in interactions(other)] == without_receipt
+    assert opened(other) == opened(settings)
+    sealed = sealed_paths(settings)
+    assert sealed_paths(other) == sealed and all({"identities.email", "identities.phone"} <= set(p) for p in sealed.values())
 
     import_file(other, data, "orders", mapping, workers=0, columnar=False)  # and the other way round
     assert {i for events in by_partition(other).values() for _, i in events} == \
         {i for events in by_partition(settings).values() for _, i in events}
+
+
+def sealed_paths(settings) -> dict[str, list[str]]:
+    """Per event id, the dotted paths of the event's sealed values (as written, unopened)."""
+    codec = InteractionCodec()
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            return [p for k, v in value.items() for p in walk(v, f"{path}.{k}" if path else k)]
+        return [path] if is_sealed(value) else []
+
+    records = [codec.decode(m.value()) for m in read_topic(settings, settings.topics.interactions)]
+    return {record["event_id"]: walk(record, "") for record in records}
+
+
+def opened(settings) -> list[dict]:
+    """The events, opened, without received_at (the moment of each import), by event id."""
+    events = [{k: v for k, v in e.items() if k != "received_at"} for e in interactions(settings)]
+    return sorted(events, key=lambda e: e["event_id"])
+
+
+def test_a_forgotten_customers_rows_are_rejected_by_either_path(settings, tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    data = tmp_path / "orders.csv"
+    data.write_text("order_id,ordered_at,total,email\n" + "".join(
+        f"f-{tag}-{n},2024-06-10T08:00:00Z,1.00,c{n % 5}-{tag}@example.com\n" for n in range(40)))
+    subject = RoutingKeys(settings.routing_key_secret.get_secret_value().encode()).for_identities(
+        {"email": f"c3-{tag}@example.com"}).decode()
+    other = settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:10]}"})
+    ensure_topics(other)
+    for each in (settings, other):  # the key store's keys are named by the topic prefix
+        KeyStore.from_settings(each).forget([subject], now_us())
+    by_rows = import_file(settings, data, "orders", workers=0, columnar=False)
+    by_columns = import_file(other, data, "orders", workers=0)
+    assert by_columns.first_rejections == by_rows.first_rejections
+    assert [(row, field) for row, field, _ in by_rows.first_rejections] == [(n + 1, "identities") for n in range(3, 40, 5)]
+    assert by_columns.events_produced == by_rows.events_produced == 32
 
 
 def test_the_columnar_path_seals_customer_traits_as_the_row_path(settings, tmp_path):
@@ -168,10 +210,13 @@ def test_the_columnar_path_seals_customer_traits_as_the_row_path(settings, tmp_p
     assert (by_columns.events_produced, by_columns.first_rejections) == (by_rows.events_produced, by_rows.first_rejections)
     assert by_rows.events_produced == CHUNK_ROWS + 49 and [r[:2] for r in by_rows.first_rejections] == [(10, "updated_at")]
     assert by_partition(other) == by_partition(settings)
-    without_receipt = [{k: v for k, v in e.items() if k != "received_at"} for e in interactions(settings)]
-    assert [{k: v for k, v in e.items() if k != "received_at"} for e in interactions(other)] == without_receipt
-    assert without_receipt[1]["traits"]["address"] == {"line1": None, "line2": None, "city": "Berlin", "region": None,
-                                                       "postal_code": None, "country": "DE"}
+    events = opened(settings)
+    assert opened(other) == events
+    one = next(e for e in events if e["identities"]["user_id"] == "c-1")
+    assert one["traits"]["address"] == {"line1": None, "line2": None, "city": "Berlin", "region": None,
+                                        "postal_code": None, "country": "DE"}
+    sealed = sealed_paths(settings)
+    assert sealed_paths(other) == sealed and {"traits.address.city", "identities.email"} <= set(sealed[one["event_id"]])
 
 
 def test_a_worker_error_stops_the_import_with_its_reason(settings, tmp_path):
