@@ -25,6 +25,7 @@ from panorama.security.audit_search import AuditQuery, search_audit
 from panorama.security.keys import KeyStore
 from panorama.settings import Settings
 from panorama.stack.topics import ensure_topics
+from streams.profiles.read import ProfileReader
 from tests.integration.connectors.server import running_api
 from tests.integration.kafka_reader import read_topic
 from tests.integration.streams.population import wait_until_caught_up, worker_thread
@@ -195,6 +196,16 @@ def test_every_read_appears_once_on_the_audit_topic(world):
         copies = [r for r in records if r["reason"] == reason]
     assert len(copies) == len({r["audit_id"] for r in copies}) == 30
     assert {(r["action"], r["subject"], r["outcome"]) for r in copies} == {("profile.read", ana, "ok")}
+
+
+def test_the_audited_read_answers_what_the_plain_reader_reads(world):
+    ana = customer_id(world, "support", "user_id:u-ana")
+    redis = Redis.from_url(world["a"].redis_address)
+    plain = ProfileReader(redis, world["a"]).read("user_id:u-ana")
+    redis.close()
+    audited = call(world, "GET", f"/v1/profiles/{ana}", "support").json()
+    assert plain["lifecycle"].pop("as_of") <= audited["lifecycle"].pop("as_of")
+    assert audited == plain and plain["traits"]  # partials' dedup memories left out, the profile whole
 
 
 def test_a_read_redis_cannot_audit_answers_503_without_the_profile(world):
