@@ -2,8 +2,11 @@
 
 Add a migration by appending to ``MIGRATIONS``; never edit or reorder an applied one.
 Every statement can run twice — ``CREATE ... IF NOT EXISTS``, ``CREATE OR REPLACE VIEW``
-(a later migration redefining a view) or an ``ALTER TABLE`` that sets a column's type —
-so a migration interrupted half-way is simply applied again.
+(a later migration redefining a view), an ``ALTER TABLE`` that sets a column's type, or
+``CREATE OR REPLACE TABLE t ... AS SELECT * FROM t`` (a new partitioning, rows copied) —
+so a migration interrupted half-way is simply applied again. Rows a sink inserts while
+such a copy runs can miss it: apply migrations with the sinks stopped (``cdp up`` and the
+chDB store apply them before anything writes).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "customers looked up in an identity dictionary", (
         ddl.identity_links_inserted_at(), ddl.identity_customers_dictionary(), ddl.customer_events_from_dictionary(),
     )),
+    Migration(10, "daily aggregates partitioned by year", (ddl.daily_channel_stats_by_year(),)),
 )
 
 _CREATED = re.compile(r"CREATE (?:OR REPLACE )?(TABLE|VIEW|MATERIALIZED VIEW|DICTIONARY) (?:IF NOT EXISTS )?(\w+)")
