@@ -19,6 +19,7 @@ from redis import Redis
 
 from projections.records import Rows, identity as identity_record
 from streams.profiles import ProfileReader
+from streams.rebuild import rebuild_profiles
 from tests.integration.kafka_reader import read_topic
 from tests.integration.streams.population import (
     START_US, population, wait_for_assignment, wait_until_caught_up, worker_thread,
@@ -81,6 +82,10 @@ def test_unmerge_splits_a_wrong_merge_and_both_profiles_are_their_own_events(set
     assert again.returncode == 1 and "different customers" in again.stderr
     published = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.identity)]
     assert [p["action"] for p in published].count("unmerge") == 1
+
+    customers = {i: reader.read(i)["customer_id"] for i in (f"user_id:{customer.user_id}", "anonymous_id:anon-visitor")}
+    rebuild_profiles(settings)  # the log replayed from scratch, the operator's block kept: the same split
+    assert {i: reader.read(i)["customer_id"] for i in customers} == customers
 
 
 @pytest.mark.parametrize("workers", [1, 2])
