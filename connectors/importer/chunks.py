@@ -18,7 +18,7 @@ from typing import Any
 from connectors import registry
 from connectors.importer.columnar_layouts import columnar_layout
 from connectors.importer.mapping import Mapping
-from connectors.importer.readers import CsvRow, build_row, file_format, scan_rows
+from connectors.importer.readers import build_row, chunk_table, scan_rows
 from connectors.privacy_keys import prefetch_keys
 from panorama.errors import ConnectorError, ContractError
 from panorama.settings import Settings
@@ -71,8 +71,9 @@ def chunks(path: Path, wanted: Callable[[int], bool] = lambda index: True) -> It
 class ChunkEncoder:
     """Maps, validates, seals and encodes chunks of one import. ``close()`` when done.
 
-    CSV chunks of a connector with a columnar layout (``columnar.py``) go column by column;
-    the rows that path leaves (and every other chunk) go row by row. The result is the
+    Chunks of a connector with a columnar layout (``columnar.py``) go column by column when
+    their rows can be read as string columns (CSV; Parquet of strings); the rows that path
+    leaves, and every other chunk, go row by row. The result is the
     same either way: the same events in the same order, the same rejections."""
 
     def __init__(self, task: ImportTask):
@@ -80,19 +81,19 @@ class ChunkEncoder:
         self.rename = task.mapping.renamer()
         self.received_at = task.received_at
         self.encoder = EventEncoder(task.settings)
-        self.columnar = (columnar_layout(self.connector, self.encoder, self.rename)
-                         if task.columnar and file_format(task.path) == "csv" else None)
+        self.columnar = columnar_layout(self.connector, self.encoder, self.rename) if task.columnar else None
 
     def __call__(self, chunk: list[Scanned]) -> ChunkResult:
         """A row that cannot be read or mapped, or whose event fails the contract, is
         rejected whole: none of its events is sent. Raises KeyStoreUnavailable (a
         ProducerError) when the privacy key store cannot be reached."""
-        table = [index for index, (_, found, _) in enumerate(chunk) if isinstance(found, CsvRow)]
-        if self.columnar is None or not table:
+        readable = [index for index, (_, found, _) in enumerate(chunk) if not isinstance(found, ContractError)]
+        table = chunk_table([chunk[index][1] for index in readable]) if self.columnar and readable else None
+        if table is None:
             return self.encode_rows([(number, build_row(found), position) for number, found, position in chunk])
-        events, _ = self.columnar([chunk[index][1] for index in table], self.received_at)
+        events, _ = self.columnar(table, len(readable), self.received_at)
         placed: list[tuple[bytes, bytes] | None] = [None] * len(chunk)
-        for index, event in zip(table, events):
+        for index, event in zip(readable, events):
             placed[index] = event
         left = [index for index, event in enumerate(placed) if event is None]
         result = ChunkResult(len(chunk), chunk[-1][2])

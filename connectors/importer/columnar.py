@@ -10,8 +10,9 @@ it as before, so rejections keep their exact field, code and wording, and the ev
 the other rows keep their place in file order. Bodies are written by
 :mod:`producers.columnar` and are byte-identical to the per-event encoder's (tested).
 
-Covered (``columnar_layouts.py``): the ``orders`` and ``customers`` connectors on CSV
-files. Other connectors and JSON Lines or Parquet files take the row path.
+Covered (``columnar_layouts.py``): the ``orders`` and ``customers`` connectors, on CSV
+files and on Parquet files whose columns are all strings (``readers.chunk_table``). Other
+connectors, JSON Lines and typed Parquet columns take the row path.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 
 from connectors import records
 from connectors.importer import cleaning
-from connectors.importer.readers import CsvRow
+from connectors.importer.readers import ChunkTable
 from connectors.privacy_keys import prefetch_keys
 from panorama.errors import ContractError
 from producers.columnar import Column, OneItem, OneOf, encode_columns
@@ -55,13 +56,14 @@ class _Odd(Exception):
 class Cleaner:
     """Cleans the columns of one chunk; ``odd`` marks the rows left to the row path."""
 
-    def __init__(self, columns: dict[str, pa.Array | None], rows: int):
-        self.columns, self.rows = columns, rows
+    def __init__(self, column: Callable[[str], pa.Array | None], rows: int):
+        self.column, self.rows = column, rows
         self.odd = np.zeros(rows, dtype=bool)
         self.kept: dict[str, Any] = {}  # columns a layout keeps for sealing, by name
 
     def raw(self, name: str) -> pa.Array:
-        found = self.columns.get(name)
+        """The column of the connector's field ``name`` (all null when the file has none)."""
+        found = self.column(name)
         return pa.nulls(self.rows, pa.string()) if found is None else found
 
     def text(self, name: str) -> pa.Array:
@@ -130,7 +132,7 @@ def bounded(number: int | None, high: int) -> int | None:
 
 
 class ColumnarLayout:
-    """Turns a chunk of CSV rows of one connector into events, leaving its odd rows to the
+    """Turns a chunk of rows of one connector into events, leaving its odd rows to the
     row path. A layout builds the chunk's record (:meth:`record`); this class seals the
     personal fields, derives event ids and keys, and encodes.
 
@@ -160,15 +162,11 @@ class ColumnarLayout:
     def place(self, record: dict[str, Any], sealed: list[dict[str, Any]]) -> None:
         """Put the sealed parts :meth:`personal` added into ``record`` (one per good row)."""
 
-    def columns(self, rows: list[CsvRow]) -> dict[str, pa.Array | None]:
-        """The connector's fields as string columns (None for a field no column holds)."""
-        where = self.rename({name: index for index, name in enumerate(rows[0].header)})
-        values = list(zip(*(row.values for row in rows)))  # Arrow reads a list 15 times faster than a tuple
-        return {name: None if index is None else pa.array(list(values[index]), pa.string()) for name, index in where.items()}
-
-    def __call__(self, rows: list[CsvRow], received_at: int) -> tuple[list[tuple[bytes, bytes] | None], np.ndarray]:
-        """(events, odd): for each row its (value, key), or None where ``odd`` is true."""
-        clean = Cleaner(self.columns(rows), len(rows))
+    def __call__(self, table: ChunkTable, rows: int, received_at: int) -> tuple[list[tuple[bytes, bytes] | None], np.ndarray]:
+        """(events, odd): for each of the ``rows`` rows of ``table`` its (value, key), or
+        None where ``odd`` is true."""
+        sources = self.rename({name: name for name in table.names})  # connector field -> file column
+        clean = Cleaner(lambda field: table.column(sources[field]) if sources.get(field) is not None else None, rows)
         record, natural = self.record(clean, received_at)
         keys, sealed = self._seal(clean)
         good = np.flatnonzero(~clean.odd)
@@ -182,7 +180,7 @@ class ColumnarLayout:
         record["event_id"] = Column(pa.array([deterministic_event_id(name, key) for key in pc.take(natural, take).to_pylist()],
                                              pa.string()))
         bodies = encode_columns(self.schema, record, len(good), self.prefix).to_pylist()
-        events: list[tuple[bytes, bytes] | None] = [None] * len(rows)
+        events: list[tuple[bytes, bytes] | None] = [None] * rows
         for index, body in zip(good.tolist(), bodies):
             events[index] = (body, keys[index])
         return events, clean.odd

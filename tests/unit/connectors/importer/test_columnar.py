@@ -179,3 +179,22 @@ def test_contract_rules_the_cleaners_do_not_enforce_are_still_checked(tmp_path, 
     (row_events, row_rejects, _), (events, rejects, _) = both_paths(path, connector="customers")
     assert rejects == row_rejects and [r[1] for r in rejects] == ["traits.birthday"] * 10
     assert events == row_events and len(events) == 10
+
+
+def test_parquet_of_strings_goes_column_by_column_and_typed_parquet_row_by_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from connectors.importer.readers import chunk_table, scan_rows
+
+    rows = [variant(order_id=f"o-{n}") for n in range(1100)] + ODD
+    strings = pa.table({c: [r[i] or None if i % 2 else r[i] for r in rows] for i, c in enumerate(COLUMNS)})  # some nulls
+    typed = strings.set_column(COLUMNS.index("quantity"), "quantity", pa.array([n % 4 for n in range(len(rows))]))
+    for name, table, columnar in (("strings", strings, True), ("typed", typed, False)):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(table, path, row_group_size=700)
+        first = [found for _, found, _ in scan_rows(path)][:1000]  # spans two record batches
+        assert (chunk_table(first) is not None) == columnar
+        (row_events, row_rejects, _), (events, rejects, _) = both_paths(path)
+        assert rejects == row_rejects and len(rejects) >= 10
+        assert events == row_events and len(events) == len(rows) - len(rejects)
