@@ -157,6 +157,8 @@ class ColumnarLayout:
         raise NotImplementedError
 
     def personal(self, clean: Cleaner, good: list[int]) -> dict[int, dict[str, Any]]:
+        """Per good row, the personal parts of its record besides the identities, as the
+        row path builds them (``{"traits": {...}}``), for the sealer."""
         return {}
 
     def place(self, record: dict[str, Any], sealed: list[dict[str, Any]]) -> None:
