@@ -25,7 +25,8 @@ Layout (``{ns}`` is the topic prefix, so side-by-side deployments and tests neve
 =============================  ==========================================================
 
 Erasure of an identity deletes every key that names its node (``pf``, ``ev``, ``id:root``,
-``id:members``, ``id:label``, ``id:log``, ``id:block``, ``id:cand``), removes the node from other nodes'
+``id:members``, ``id:label``, ``id:log``, ``id:block``, ``id:cand``: a link counts only when
+both its nodes' ``id:cand`` hold it, so the links to an erased node are gone with its hash), removes the node from other nodes'
 ``id:block`` sets and drops the ``id:unmerges`` entries naming it, and for a customer
 deletes ``sig:state``. ``sig:due`` and the outbox hold node ids (keyed hashes) and
 decision details only, never plain identity values; the next sweep drops a due member

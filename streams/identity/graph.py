@@ -16,7 +16,9 @@ can change earlier decisions: judged at its place in event time it may be accept
 make a later link lose its slot. That link, and an operator's unmerge (which blocks a
 pair), recompute the closure — the nodes connected to it through any recorded candidate,
 accepted or refused — from its recorded candidates (:class:`Regroup`). Nodes outside the
-closure share no candidate with it, so nothing else can change.
+closure share no candidate with it, so nothing else can change. A candidate counts when
+both its nodes hold it: erasing a customer deletes its nodes' candidates, and with them
+every link to it that a later recompute could replay.
 
 The same code runs in the worker over the part of the graph a batch touches, loaded from
 Redis on demand through a :class:`GraphSource` (:mod:`streams.store`), and in tests over a
@@ -132,7 +134,8 @@ class IdentityGraph(Components):
         nodes = self._closure(start)
         if not self._recorded(nodes):
             return None
-        links = {pair_of(a, b): k for a in nodes for b, k in self.candidates.get(a, {}).items()}
+        links = {pair_of(a, b): min(k, self.candidates[b][a]) for a in nodes for b, k in self.candidates.get(a, {}).items()
+                 if a in self.candidates.get(b, {})}  # held by both nodes: an erased node's hash is gone
         blocked = {node: self.blocked[node] & nodes for node in nodes if node in self.blocked}
         fresh, decisions = replay(links, blocked, self.rules)
         before = {frozenset(self.component(n)) for n in nodes}
@@ -157,7 +160,8 @@ class IdentityGraph(Components):
         linked = Components(rules=LinkRules(limits={}))
         for node in nodes:
             for other in self.candidates.get(node, {}):
-                linked.union(node, other, (0, ""))
+                if node in self.candidates.get(other, {}):
+                    linked.union(node, other, (0, ""))
         return all(linked.root(n) == linked.root(self.root(n)) for n in nodes)
 
     def _load(self, nodes: set[str]) -> None:
@@ -174,9 +178,8 @@ class IdentityGraph(Components):
         if self.source is None or nodes <= self._listed:
             return
         for node, stored in self.source.candidates(nodes - self._listed).items():
+            mine = self.candidates.setdefault(node, {})
             for other, key in stored.items():
-                known = self.candidates.get(node, {}).get(other)
-                if known is None or key < known:
-                    self.candidates.setdefault(node, {})[other] = key
-                    self.candidates.setdefault(other, {})[node] = key
+                if other not in mine or key < mine[other]:
+                    mine[other] = key
         self._listed |= nodes

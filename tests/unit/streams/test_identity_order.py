@@ -167,3 +167,22 @@ def test_a_graph_written_before_candidates_were_recorded_is_never_split_by_a_rep
         assert "cdp replay" in str(e)
     else:
         raise AssertionError("unmerged a customer whose links are not recorded")
+
+
+def test_a_recompute_never_brings_back_an_erased_customer():
+    source, rules = MemorySource(), LinkRules(limits={"user_id": 1})
+    graph = IdentityGraph(rules=rules, source=source)
+    written = set()
+    for i, (nodes, at) in enumerate([(["user_id:u1", "anonymous_id:a1"], 1), (["user_id:u2", "anonymous_id:a2"], 2),
+                                     (["anonymous_id:a1", "anonymous_id:a2"], 3)]):  # the last: refused, two users
+        for decision in graph.link(nodes, f"e{i}", at):
+            written |= _placed(decision)
+    source.store(graph, written | {"anonymous_id:a1", "anonymous_id:a2"})
+    for node in ("user_id:u2", "anonymous_id:a2"):  # erasure: every key named after the customer's nodes
+        source.links.pop(node)
+        source.roots.pop(node, None)
+        source.members.pop(node, None)
+    roots, members, blocked = source.components({"user_id:u1", "anonymous_id:a1"})
+    again = IdentityGraph(roots, members, rules, blocked, source, {"user_id:u1", "anonymous_id:a1"})
+    regroup = again.block("user_id:u1", "anonymous_id:a1", (9, "unmerge"))
+    assert regroup is not None and again.component("anonymous_id:a1") == {"anonymous_id:a1"}  # not a2 again
