@@ -47,6 +47,7 @@ _MAX_FUTURE_MICROS = 24 * 3600 * 1_000_000
 _ISO_SECONDS = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
 _ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
 PREFETCHED_MAX = 200_000  # identity combinations remembered as prefetched
+_UNSEEN = object()
 
 
 class _Odd(Exception):
@@ -227,14 +228,25 @@ class ColumnarLayout:
         prefetch_keys(self.encoder, fresh)
         route, privacy = self.encoder.keys.for_identities, self.encoder.privacy
         keys, sealed = {}, {}
+        # A customer's rows in one chunk (exports sorted by customer) are keyed and sealed
+        # once when only their identities are personal: the sealer would give each the same
+        # sealed values (it remembers them per customer) or refuse each alike.
+        done: dict[tuple, tuple[bytes, dict] | None] = {}
         for index, personal in rows.items():
-            try:
-                key = route(personal["identities"])
-                sealed[index] = privacy.seal(personal, key) if privacy else personal
-            except ContractError:
+            same = None if index in extra else (user_id[index], email[index], phone[index])
+            found = done.get(same, _UNSEEN)
+            if found is _UNSEEN:
+                try:
+                    key = route(personal["identities"])
+                    found = key, privacy.seal(personal, key) if privacy else personal
+                except ContractError:
+                    found = None
+                if same is not None:
+                    done[same] = found
+            if found is None:
                 clean.odd[index] = True
                 continue
-            keys[index] = key
+            keys[index], sealed[index] = found
         return keys, sealed
 
 
