@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.collector import collector_router
 from panorama import __version__
+from panorama.gc_pauses import quiet_full_collections
 from panorama.profile_api import install_profile_api
 from panorama.segments_api import segments_router
 from panorama.security.auth import ApiProblem, invalid_request, refusals
@@ -31,12 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app):
-        from streams.worker import quiet_full_collections
-
         guard.start()
-        # Full GC passes walked every startup object: ~100 ms stalls of all reads in flight,
-        # a few per 10 s at 1,000 reads/s (api_bench, shared machine). The worker's remedy.
-        quiet_full_collections()
+        quiet_full_collections()  # ~100 ms stalls of every read in flight otherwise
         try:
             yield
         finally:

@@ -11,7 +11,6 @@ monitoring. Duplicates produced twice under different offsets land in the same p
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections import defaultdict
@@ -23,6 +22,7 @@ from redis import Redis
 
 from panorama.clock import now_us
 from panorama.errors import ContractError, FencedError, StreamError
+from panorama.gc_pauses import quiet_full_collections
 from panorama.privacy.hooks import Opener
 from panorama.kafka_config import client_config
 from panorama.settings import Settings
@@ -42,7 +42,6 @@ from streams.store import RECENT_EVENTS, LinkRequest, ProfileStore
 log = logging.getLogger(__name__)
 MAX_CACHED_PARTIALS = 200_000  # per worker; past it the cache is dropped and reloaded from Redis
 SWEEP_SLICE = 16  # customers per sweep call: one call holds the fold up for a few ms at most
-FULL_GC_EVERY = 1000  # middle-generation passes between two full passes (Python's default: 10)
 OUTBOX_SCAN_S = 1.0  # every owned outbox is published at least this often (records another writer left)
 
 
@@ -255,23 +254,6 @@ class ProfileWorker:
         self._positions[partition] = stored
         self._partials[partition] = {}
         self._consumer.seek(TopicPartition(self.topic, partition, stored + 1 if stored >= 0 else OFFSET_BEGINNING))
-
-
-def quiet_full_collections() -> None:
-    """Keep the cyclic collector's full passes off the loop's critical path.
-
-    A full pass scans every tracked object: the startup objects (modules, schemas,
-    compiled codecs), which never die, and the cached partials, which the loop replaces
-    and drops by reference counting (plain sets, dicts and tuples: no cycles). Each pass
-    stalled the loop 20-32 ms with 3,000 cached customers, more near the cache cap, and
-    ran every few seconds at 5,000 ev/s. So the startup objects are frozen out of every
-    pass, and a full pass runs after ``FULL_GC_EVERY`` passes of the middle generation
-    instead of 10; the two young generations still collect the rare short-lived cycle (an exception's
-    traceback) as before."""
-    gc.collect()
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_GC_EVERY)
 
 
 def next_batch(consumer: Consumer, size: int, wait_s: float) -> list[Message]:

@@ -119,7 +119,7 @@ def test_a_busy_worker_takes_what_is_queued_without_waiting_and_an_idle_one_wait
 def test_full_collections_are_rare_and_skip_the_startup_objects():
     import gc
 
-    from streams.worker import FULL_GC_EVERY, quiet_full_collections
+    from panorama.gc_pauses import FULL_GC_EVERY, quiet_full_collections
 
     before = gc.get_threshold()
     gc.set_threshold(700, 10, 10)  # CPython's defaults (a worker run earlier in this process raised them)
