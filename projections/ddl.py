@@ -52,6 +52,21 @@ SELECT * FROM event_log FINAL
 SETTINGS do_not_merge_across_partitions_select_final = 1"""
 
 
+IDLE_PARTITION_MERGE_SECONDS = 600
+
+
+def event_log_merge_idle_partitions() -> str:
+    """Merge each partition of ``event_log`` into one part once it has had no insert for
+    ten minutes. Background merges alone leave ~50 parts for 10 million events, and
+    ``events`` (FINAL) merges those at every query: the segment query's p95 was 190 ms there
+    against 154 ms with one part per month. The partition a running sink writes to keeps
+    getting young parts, so only idle partitions (past months, a finished replay or import)
+    are rewritten, once each."""
+    return f"""ALTER TABLE event_log MODIFY SETTING
+    min_age_to_force_merge_seconds = {IDLE_PARTITION_MERGE_SECONDS},
+    min_age_to_force_merge_on_partition_only = 1"""
+
+
 def profile_versions() -> str:
     """Customer profiles written by the streams stage; the highest ``version`` wins."""
     return """CREATE TABLE IF NOT EXISTS profile_versions

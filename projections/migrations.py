@@ -50,6 +50,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ddl.identity_links_inserted_at(), ddl.identity_customers_dictionary(), ddl.customer_events_from_dictionary(),
     )),
     Migration(10, "daily aggregates partitioned by year", (ddl.daily_channel_stats_by_year(),)),
+    Migration(11, "idle event log partitions merged into one part", (ddl.event_log_merge_idle_partitions(),)),
 )
 
 _CREATED = re.compile(r"CREATE (?:OR REPLACE )?(TABLE|VIEW|MATERIALIZED VIEW|DICTIONARY) (?:IF NOT EXISTS )?(\w+)")

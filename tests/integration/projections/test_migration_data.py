@@ -39,7 +39,7 @@ def test_yearly_daily_aggregates_keep_their_rows_and_stay_fed(tmp_path, monkeypa
         monthly = _daily(store)
         assert len(monthly[0]) == 120 and sum(row[2] for row in monthly[0]) == 300  # 60 days x 2 channels
 
-        assert migrations.apply_migrations(store) == [10]
+        assert migrations.apply_migrations(store)[0] == 10
         assert _daily(store) == monthly
         assert store.query("SELECT partition_key FROM system.tables WHERE database = currentDatabase() "
                            "AND name = 'daily_channel_stats'").scalar() == "toYear(day)"
@@ -53,5 +53,19 @@ def test_yearly_daily_aggregates_keep_their_rows_and_stay_fed(tmp_path, monkeypa
         activity, revenue = _daily(store)
         assert sum(row[2] for row in activity) == 350
         assert sum(row[3] for row in revenue) == sum(100 + n for n in range(350))
+    finally:
+        store.close()
+
+
+def test_event_log_merges_idle_partitions_into_one_part(tmp_path):
+    """The engine settings of migration 11 are in force (with them, 48 parts of 10 million
+    events became 13, one per month, within 30 s of an age limit of 10 s: docs/analytics.md)."""
+    store = ChdbBackend(tmp_path / "chdb")
+    try:
+        migrations.apply_migrations(store)
+        created = store.query("SELECT create_table_query FROM system.tables WHERE database = currentDatabase() "
+                              "AND name = 'event_log'").scalar()
+        assert f"min_age_to_force_merge_seconds = {ddl.IDLE_PARTITION_MERGE_SECONDS}" in created
+        assert "min_age_to_force_merge_on_partition_only = 1" in created
     finally:
         store.close()
