@@ -5,7 +5,10 @@
 * producer CPU only (no Kafka): validate + key + seal + encode beside validate + key + encode;
 * profile fold (no I/O): decode + open + route + fold of sealed events beside decode +
   route + fold of the same events written unsealed (route + fold measured once with
-  ``bench.streams_bench``: opened events are the plain ones).
+  ``bench.streams_bench``: opened events are the plain ones);
+* profile worker: events/s of one worker over the events written sealed, beside the same
+  events written unsealed to a topic of their own (the profile builder's throughput, with
+  its Kafka and Redis I/O, where the fold figure isolates the CPU).
 
 Rates are events per CPU second of this process (``time.process_time``, every thread
 included: librdkafka's too), not per wall second: the other processes on a shared machine
@@ -30,6 +33,7 @@ from bench.report import Figure, print_figures
 from connectors.demo import generate_population
 from panorama.privacy.hooks import Opener
 from panorama.settings import Settings
+from panorama.stack.topics import ensure_topics
 from producers import InteractionProducer
 from schemas.codec import InteractionCodec
 
@@ -74,6 +78,23 @@ def _decode_seconds(codec: InteractionCodec, encoded: list[tuple[bytes, bytes]],
     return len(encoded) / rate(len(encoded), decode_all)
 
 
+def _worker_rates(settings: Settings, events: list[dict]) -> tuple[float, float]:
+    """(sealed, plain): a profile worker's events/s over ``events`` written to a topic of
+    their own with sealing on, and again with it off; each the better of two alternated
+    runs. Wall-clock rates of the whole worker (consume, decode, open, fold, Redis commit)."""
+    runs: dict[bool, list[float]] = {True: [], False: []}
+    for sealing in (False, True, False, True):
+        own = settings.model_copy(update={"topic_prefix": f"privacy-bench-{uuid.uuid4().hex[:8]}"})
+        ensure_topics(own)
+        with InteractionProducer(own) as producer:
+            if not sealing:
+                producer.privacy = None
+            for event in events:
+                producer.send(event)
+        runs[sealing].append(streams_bench._worker_rate(own, len(events)))
+    return max(runs[True]), max(runs[False])
+
+
 def _best_pair(plain, sealed) -> tuple[float, float]:
     runs = [(plain(), sealed()) for _ in range(ROUNDS)]
     return max(p for p, _ in runs), max(s for _, s in runs)
@@ -99,12 +120,15 @@ def run(settings: Settings, events: int = 100_000) -> list[Figure]:
     fold = events / streams_bench._fold_rate(workload, settings.routing_key_secret.get_secret_value().encode())
     plain_fold, sealed_fold = events / (plain_decode + fold), events / (sealed_decode + fold)
     gc.unfreeze()
+    sealed_worker, plain_worker = _worker_rates(settings, workload)
     note = f"{events:,} events, demo mix; {size[0]:.0f} B sealed vs {size[1]:.0f} B plain; per CPU second"
     return [
         Figure("producer with sealing: events to acks", sealed_io, "ev/s", "same producer, sealing off", plain_io, note),
         Figure("producer CPU: validate + key + seal + encode", sealed_cpu, "ev/s", "without seal", plain_cpu, "no I/O"),
         Figure("profile fold: decode + open + route + fold", sealed_fold, "ev/s", "unsealed events, no open", plain_fold,
                "no I/O"),
+        Figure("profile worker, sealed events: folded and stored", sealed_worker, "ev/s", "same events unsealed",
+               plain_worker, "1 worker, wall clock, best of 2 alternated runs each"),
     ]
 
 
