@@ -16,6 +16,7 @@ HELP = {  # one per WorkerStats field (a unit test holds them together)
     "dead_lettered": "undecodable messages sent to the DLQ",
     "batches": "partition batches committed to Redis with their offset",
     "merges": "customers merged by identity links",
+    "regroups": "components recomputed in event time because a late link lost its place there",
     "fenced": "batches refused because another worker had moved the partition's position",
     "signals": "lifecycle / churn-risk changes committed (to the outbox)",
     "published": "outbox records (signals, merges, unmerges) acknowledged by Kafka",

@@ -17,6 +17,7 @@ class WorkerStats:
     dead_lettered: int = 0
     batches: int = 0
     merges: int = 0
+    regroups: int = 0
     fenced: int = 0
     signals: int = 0
     published: int = 0

@@ -219,6 +219,7 @@ class ProfileWorker:
         if any(isinstance(d, (Merge, Regroup)) for d in decisions):  # identity records queued in the outbox
             self.turns.outbox_written(partition)
         self.stats.merges += sum(1 for d in decisions if isinstance(d, Merge))
+        self.stats.regroups += sum(1 for d in decisions if isinstance(d, Regroup))
         self._consumer.commit(offsets=[TopicPartition(self.topic, partition, last + 1)], asynchronous=True)
 
     def _decode(self, messages: list[Message]) -> list[dict]:

@@ -108,6 +108,7 @@ def test_a_late_link_that_loses_a_capped_slot_in_event_time_ends_as_in_order_del
         produce(settings, [first])
         wait_until_caught_up(settings)
         visitor, u1, u2 = (reader.read(i) for i in ("anonymous_id:late-a", "user_id:late-u1", "user_id:late-u2"))
+        assert sum(worker.stats.regroups for worker in running) == 1  # counted for the metrics
     assert visitor["customer_id"] == u1["customer_id"] != u2["customer_id"]
     assert (u1["events"], u2["events"]) == (len(visits) + 1, 1)  # the visits and the first identify / its own
     published = [orjson.loads(m.value()) for m in read_topic(settings, settings.topics.identity)]
