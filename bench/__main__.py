@@ -25,6 +25,7 @@ def main() -> None:
         print_figures("streams", streams_bench.run(settings))
         print_figures("live segments", segments_bench.run(settings))
         print_figures("profile API (auth + audit)", api_bench.run(settings))
+        print_figures("profile API at the target's load", api_bench.run(settings, rate=1000, seconds=8))
         print_figures("privacy: encryption overhead", privacy_bench.run(settings))
         print_figures("analytics store (chDB)", projections_bench.run(settings, query_events=args.query_events))
     console.print(f"peak RSS of the benchmark process: {peak_rss_mib():,.0f} MiB")
