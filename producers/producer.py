@@ -251,7 +251,7 @@ class InteractionProducer:
         key store's Redis client. Leaving a ``with`` block calls it after flushing; call
         :meth:`flush` first for anything that must be delivered."""
         self._producer.purge()
-        self._producer.flush(1.0)  # serves the purge's reports; poll(0) could return before they were queued
+        self._producer.flush(5.0)  # serves the purge's reports, local, so at once (1 s fell short under load)
         self.encoder.close()
 
     def __len__(self) -> int:
