@@ -37,9 +37,10 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             typer.confirm("erase this customer everywhere? this cannot be undone", abort=True)
         report = run(settings(), identity, cli_actor(), reason, analytics_store, wait_s=wait)
         print(json.dumps(report.__dict__, indent=2))
-        if not report.consumers_caught_up:
-            console.print("[yellow]warning:[/yellow] a consumer (profile worker or analytics sink) was still behind "
-                          "the log; its events of this customer are dropped when read (crypto-shredded, forgotten list)")
+        if report.consumers_behind:
+            console.print(f"[yellow]warning:[/yellow] {', '.join(report.consumers_behind)} had not read the log up to "
+                          "the forget; nothing is lost: when they do, this customer's events are dropped (crypto-shredded, "
+                          "forgotten list). `cdp sink --until-caught-up` brings the analytics store up to date")
 
     @privacy.command()
     def export(

@@ -8,7 +8,8 @@ Steps, in this order (each safe to run again; a re-run after a failure completes
    without rewriting the log; producers refuse new events of those identities;
 3. wait until running processes saw it (``privacy_refresh_s``) and the consumers (profile
    worker, analytics sink) are past the log's end as of step 2, so no batch decoded before
-   the forget lands after the erasure;
+   the forget lands after the erasure (a group no process consumes in is not waited for:
+   it reads later, and drops the customer's events then);
 4. remove the customer's rows from ClickHouse physically;
 5. delete its Redis state and rewrite Redis's files on disk;
 6. record the request in the audit log.
@@ -22,7 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 from redis import Redis
 
 from panorama.clock import now_us
@@ -46,7 +48,7 @@ class ForgetReport:
     event_rows_deleted: int = 0
     redis_keys_deleted: int = 0
     rewritten: list[str] = field(default_factory=list)
-    consumers_caught_up: bool = True
+    consumers_behind: list[str] = field(default_factory=list)  # consumer groups not yet past the forget
 
 
 def forget(settings: Settings, identity: str, actor: str, reason: str | None,
@@ -62,7 +64,7 @@ def forget(settings: Settings, identity: str, actor: str, reason: str | None,
         try:
             report.data_keys_deleted = KeyStore.from_settings(settings, redis).forget(subjects, now_us())
             time.sleep(settings.privacy_refresh_s + 0.2)
-            report.consumers_caught_up = wait_for_consumers(settings, wait_s)
+            report.consumers_behind = wait_for_consumers(settings, wait_s)
             with open_store(settings) as backend:
                 from projections.erasure import erase_customer as erase_rows
 
@@ -81,15 +83,19 @@ def _counts(report: ForgetReport) -> dict:
     return {k: v for k, v in asdict(report).items() if k != "customer_id"}
 
 
-def wait_for_consumers(settings: Settings, timeout: float) -> bool:
+def wait_for_consumers(settings: Settings, timeout: float) -> list[str]:
     """Block until every consumer group of the platform that has committed anything has
-    committed the log's current end; False if one is still behind after ``timeout``."""
+    committed the log's current end; returns the groups still behind after ``timeout`` —
+    at once for a group no process consumes in (a local sink that ran until it caught up
+    and stopped would never move, and waiting for it only delays the erasure)."""
     topic = settings.topics.interactions
     ends = {p: high for p, (_low, high) in watermarks(settings, topic).items()}
     deadline = time.monotonic() + timeout
+    admin = AdminClient(client_config(settings))
+    behind = []
     for suffix in CONSUMER_GROUPS:
-        group = Consumer(client_config(settings) | {"group.id": settings.topic_prefix + suffix,
-                                                    "enable.auto.commit": False})
+        name = settings.topic_prefix + suffix
+        group = Consumer(client_config(settings) | {"group.id": name, "enable.auto.commit": False})
         try:
             while True:
                 committed = group.committed([TopicPartition(topic, p) for p in ends], timeout=10)
@@ -97,9 +103,19 @@ def wait_for_consumers(settings: Settings, timeout: float) -> bool:
                     break  # this consumer never ran here
                 if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in committed):
                     break
-                if time.monotonic() > deadline:
-                    return False
+                if time.monotonic() > deadline or not _consumed(admin, name):
+                    behind.append(name)
+                    break
                 time.sleep(0.2)
         finally:
             group.close()
-    return True
+    return behind
+
+
+def _consumed(admin: AdminClient, group: str) -> bool:
+    """Whether some process is a member of ``group`` (True when the broker cannot say)."""
+    try:
+        state = admin.describe_consumer_groups([group])[group].result(timeout=10).state
+    except KafkaException:
+        return True
+    return state not in (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD)
