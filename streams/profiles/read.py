@@ -54,10 +54,7 @@ class ProfileReader:
     def customer_partial(self, identity: str) -> tuple[str, Partial]:
         """(customer id, merged partial) for ``identity`` (see :meth:`NodeNamer.parse`)."""
         customer_id, members = self.store.resolve(self.namer.parse(identity))
-        partials = self.store.read_partials(members)
-        if not partials:
-            raise ProfileNotFound(f"no customer has the identity {identity!r}")
-        return customer_id, reduce(merge, partials)
+        return customer_id, _merged(self.store.read_partials(members), identity)
 
     def read(self, identity: str, now: int | None = None) -> dict[str, Any]:
         """The profile as of ``now`` (µs since the epoch; default: the clock)."""
@@ -73,9 +70,7 @@ class ProfileReader:
         keys = self.store.keys
         root, blobs = self._read_audited(keys=[keys.root(node), outbox],
                                          args=[node, keys.members_prefix, keys.partial(""), DEDUP_SUFFIX, record])
-        if not blobs:
-            raise ProfileNotFound(f"no customer has the identity {identity!r}")
-        partial = reduce(merge, map(decode_partial, blobs))
+        partial = _merged([decode_partial(blob) for blob in blobs], identity)
         return profile_view(partial, root.decode(), now_us() if now is None else now)
 
     def recent_events(self, identity: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -96,3 +91,10 @@ class ProfileReader:
 def read_profile(redis: Redis, settings: Settings, identity: str) -> dict[str, Any]:
     """The profile of the customer ``identity`` belongs to; raises ProfileNotFound."""
     return ProfileReader(redis, settings).read(identity)
+
+
+def _merged(partials: list[Partial], identity: str) -> Partial:
+    """The customer's partials merged; ProfileNotFound when it has none."""
+    if not partials:
+        raise ProfileNotFound(f"no customer has the identity {identity!r}")
+    return reduce(merge, partials)
