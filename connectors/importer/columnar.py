@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from connectors import records
 from connectors.importer import cleaning
 from connectors.importer.readers import ChunkTable
-from connectors.privacy_keys import prefetch_keys
+from connectors.importer.sealing import IdentitySealer, row_identities
 from panorama.errors import ContractError
 from producers.columnar import Column, OneItem, OneOf, encode_columns
 from producers.encoder import EventEncoder
@@ -46,8 +46,6 @@ _YEAR_2000_MICROS = 946_684_800_000_000
 _MAX_FUTURE_MICROS = 24 * 3600 * 1_000_000
 _ISO_SECONDS = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
 _ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
-PREFETCHED_MAX = 200_000  # identity combinations remembered as prefetched
-_UNSEEN = object()
 
 
 class _Odd(Exception):
@@ -147,10 +145,7 @@ class ColumnarLayout:
             raise ValueError("the columnar writer and the codec disagree on the current schema")
         self.connector, self.encoder, self.rename = connector, encoder, rename
         self.schema, self.prefix = current.schema, MARKER + current.fingerprint
-        # Identities whose keys this import has prefetched: the sealer has them cached, or
-        # (after a forget) fetches them itself. Prefetching each chunk's customers again cost
-        # a fifth of the columnar path's CPU time.
-        self._prefetched: set[tuple] = set()
+        self.sealer = IdentitySealer(encoder)
 
     def record(self, clean: Cleaner, received_at: int) -> tuple[dict[str, Any], pa.Array]:
         """(the chunk's record, before event ids and sealed fields; each row's natural key).
@@ -167,25 +162,28 @@ class ColumnarLayout:
 
     def __call__(self, table: ChunkTable, rows: int, received_at: int) -> tuple[list[tuple[bytes, bytes] | None], np.ndarray]:
         """(events, odd): for each of the ``rows`` rows of ``table`` its (value, key), or
-        None where ``odd`` is true."""
+        None where ``odd`` is true. A row the key or the sealer refuses (a forgotten
+        customer) becomes odd."""
         sources = self.rename({name: name for name in table.names})  # connector field -> file column
         clean = Cleaner(lambda field: table.column(sources[field]) if sources.get(field) is not None else None, rows)
         record, natural = self.record(clean, received_at)
-        keys, sealed = self._seal(clean)
+        sealed_rows = np.flatnonzero(~clean.odd)
+        sealed = self.sealer(*(column.take(pa.array(sealed_rows, pa.int64())) for column in clean.kept["identity"]))
+        clean.odd[sealed_rows[sealed.refused]] = True
+        extra = self._seal_extra(clean, dict(zip(sealed_rows.tolist(), sealed.keys)))
         good = np.flatnonzero(~clean.odd)
-        take = pa.array(good, pa.int64())
+        take, at = pa.array(good, pa.int64()), np.searchsorted(sealed_rows, good)  # good rows among the sealed
         record = _taken(record, take)
-        sealed_rows = [sealed[i] for i in good.tolist()]
-        record["identities"].update({name: Column(pa.array([s["identities"][name] for s in sealed_rows], pa.string()))
-                                     for name in ("email", "phone")})
-        self.place(record, sealed_rows)
+        record["identities"].update(email=Column(sealed.email.take(at)), phone=Column(sealed.phone.take(at)))
+        self.place(record, [extra[i] for i in good.tolist()] if extra else [])
         name = self.connector.name
         record["event_id"] = Column(pa.array([deterministic_event_id(name, key) for key in pc.take(natural, take).to_pylist()],
                                              pa.string()))
         bodies = encode_columns(self.schema, record, len(good), self.prefix).to_pylist()
         events: list[tuple[bytes, bytes] | None] = [None] * rows
-        for index, body in zip(good.tolist(), bodies):
-            events[index] = (body, keys[index])
+        keys = sealed.keys
+        for index, position, body in zip(good.tolist(), at.tolist(), bodies):
+            events[index] = (body, keys[position])
         return events, clean.odd
 
     def identities(self, clean: Cleaner) -> pa.Array:
@@ -209,45 +207,23 @@ class ColumnarLayout:
                                   "device_id": None, "external_ids": {}})
         return record
 
-    def _seal(self, clean: Cleaner) -> tuple[dict[int, bytes], dict[int, dict]]:
-        """Routing keys and sealed personal parts of the good rows; a row the key or sealer
-        refuses (a forgotten customer) becomes odd."""
+    def _seal_extra(self, clean: Cleaner, keys: dict[int, bytes]) -> dict[int, dict[str, Any]]:
+        """Good row -> its personal parts besides the identities (:meth:`personal`), sealed
+        under its routing key ``keys[row]``; empty for a layout without such parts. A row
+        the sealer refuses becomes odd (forgotten since its identities were sealed)."""
         good = np.flatnonzero(~clean.odd).tolist()
-        user_id, email, phone = (column.to_pylist() for column in clean.kept["identity"])
         extra = self.personal(clean, good)
-        rows, fresh, seen = {}, [], self._prefetched
+        if not extra:
+            return {}
+        user_id, email, phone = (column.to_pylist() for column in clean.kept["identity"])
+        privacy, found = self.encoder.privacy, {}
         for index in good:
-            ids = {"user_id": user_id[index], "anonymous_id": None, "email": email[index], "phone": phone[index],
-                   "device_id": None, "external_ids": {}}
-            rows[index] = {"identities": ids, **extra.get(index, {})}
-            if (found := (user_id[index], email[index], phone[index])) not in seen:
-                seen.add(found)
-                fresh.append({"identities": ids})
-        if len(seen) > PREFETCHED_MAX:
-            seen.clear()
-        prefetch_keys(self.encoder, fresh)
-        route, privacy = self.encoder.keys.for_identities, self.encoder.privacy
-        keys, sealed = {}, {}
-        # A customer's rows in one chunk (exports sorted by customer) are keyed and sealed
-        # once when only their identities are personal: the sealer would give each the same
-        # sealed values (it remembers them per customer) or refuse each alike.
-        done: dict[tuple, tuple[bytes, dict] | None] = {}
-        for index, personal in rows.items():
-            same = None if index in extra else (user_id[index], email[index], phone[index])
-            found = done.get(same, _UNSEEN)
-            if found is _UNSEEN:
-                try:
-                    key = route(personal["identities"])
-                    found = key, privacy.seal(personal, key) if privacy else personal
-                except ContractError:
-                    found = None
-                if same is not None:
-                    done[same] = found
-            if found is None:
+            parts = {"identities": row_identities(user_id[index], email[index], phone[index]), **extra[index]}
+            try:
+                found[index] = privacy.seal(parts, keys[index]) if privacy else parts
+            except ContractError:
                 clean.odd[index] = True
-                continue
-            keys[index], sealed[index] = found
-        return keys, sealed
+        return found
 
 
 def moments(clean: Cleaner, raw: pa.Array, field: str, config: Any) -> pa.Array:
