@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_CUSTOMERS ?= 2000
 PYTEST_ARGS ?=
 
-.PHONY: setup python-deps system-deps kafka-jars up down status run demo test test-unit test-integration bench soak thorough clean-data
+.PHONY: setup python-deps system-deps kafka-jars bench-deps up down status run demo test test-unit test-integration bench soak thorough clean-data
 
 setup: system-deps python-deps kafka-jars
 
@@ -75,8 +75,19 @@ test-unit: python-deps
 test-integration: setup
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-bench: setup
+bench: setup bench-deps
 	$(BIN)/python -m bench
+
+# wrk, the HTTP load generator of the API benchmark (C, a few µs of CPU per request), from
+# the OS packages when missing and root; without it the benchmark uses its Python generator and says so.
+bench-deps:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+	      || echo "wrk could not be installed: the API benchmark falls back to its Python load generator"; \
+	  else \
+	    echo "wrk is missing (sudo apt-get install wrk): the API benchmark falls back to its Python load generator"; \
+	  fi; }
 
 # Conservation under bad input at the issue's size: 1,000,000 events, 5% malformed, through the collector.
 soak: setup

@@ -2,10 +2,15 @@
 (key check, one Redis call reading the profile and appending its audit record to the
 outbox) beside the same server answering an authenticated request that neither reads a
 profile nor audits (`/v1/keys/me`), and beside writing one audit event to Kafka alone.
-Also how late the load generator itself sent (its own stalls would show as the server's
-tail) and how soon the forwarder had the reads' audit records on the topic.
+Also the rate achieved, how late the load generator itself sent (its own stalls would
+show as the server's tail), its CPU per request, and how soon the forwarder had the reads'
+audit records on the topic.
 
-`python -m bench.api_bench [--rate 300] [--seconds 5]` runs it on a private stack.
+The load comes from wrk (:mod:`bench.wrk_load`) when it is installed (`make bench` installs
+it), else from the Python open-loop generator below, and the output says which.
+
+`python -m bench.api_bench [--rate 300] [--seconds 5] [--workers 2] [--generator wrk|python]`
+runs it on a private stack.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import httpx
 from redis import Redis
 
 from bench.collector_bench import WORKERS, start_collector, wait_up
-from bench.report import Figure, print_figures
+from bench.report import Figure, console, print_figures
+from bench.wrk_load import Offered, offer_wrk, wrk_installed
 from connectors.collector.write_keys import WriteKeyStore
 from panorama.errors import ProfileNotFound
 from panorama.security.audit import AuditLog
@@ -77,12 +83,11 @@ async def _exchange(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter
     return status
 
 
-async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) -> tuple[list[float], list[float]]:
-    """(latencies, send lags) in µs of GETs scheduled at ``rate``/s, each timed from when it
-    was due to be sent (so a slow answer delays no later request and a stall is not hidden:
-    open loop); the lag is how late the generator wrote it.
-    Raw keep-alive HTTP/1.1 on a pool of connections, a new one whenever none is idle: an
-    HTTP client library costs more CPU per request than the server's answer."""
+async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) -> Offered:
+    """GETs scheduled at ``rate``/s, each timed from when it was due to be sent (so a slow
+    answer delays no later request and a stall is not hidden: open loop), with how late the
+    generator wrote it. Raw keep-alive HTTP/1.1 on a pool of connections, a new one whenever
+    none is idle: an HTTP client library costs more CPU per request than the server's answer."""
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
     idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
     latencies: list[float] = []
@@ -109,17 +114,19 @@ async def _open_loop(port: int, path: str, key: str, rate: int, seconds: float) 
         await one(time.perf_counter())
     latencies.clear()
     lags.clear()
-    tasks, start = [], time.perf_counter()
+    tasks, start, cpu = [], time.perf_counter(), time.process_time()
     for n in range(int(rate * seconds)):
         due = start + n / rate
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         tasks.append(asyncio.create_task(one(due)))
     await asyncio.gather(*tasks)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     for _reader, writer in idle:
         writer.close()
     if failures:
         raise RuntimeError(f"{len(failures)} requests to {path} failed, e.g. HTTP {failures[0]}")
-    return latencies, lags
+    return Offered("Python asyncio, open loop", len(latencies), elapsed, _p(latencies, 50), _p(latencies, 99),
+                   _p(latencies, 99.9), _p(lags, 99), max(lags), cpu / len(latencies) * 1e6)
 
 
 def _load(port: int, path: str, key: str, rate: int, seconds: float, out) -> None:
@@ -127,7 +134,7 @@ def _load(port: int, path: str, key: str, rate: int, seconds: float, out) -> Non
     out.put(asyncio.run(_open_loop(port, path, key, rate, seconds)))
 
 
-def _offer(port: int, path: str, key: str, rate: int, seconds: float) -> tuple[list[float], list[float]]:
+def offer_python(port: int, path: str, key: str, rate: int, seconds: float) -> Offered:
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
     child = spawn.Process(target=_load, args=(port, path, key, rate, seconds, out))
@@ -159,12 +166,12 @@ def _cpu_seconds(root: int) -> float:
     return sum(used.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
-def _measured(process: subprocess.Popen, port: int, path: str, key: str, rate: int,
-              seconds: float) -> tuple[list[float], list[float], float]:
-    """(latencies µs, generator lags µs, server CPU µs per request) of ``path`` under the offered load."""
+def _measured(offer, process: subprocess.Popen, port: int, path: str, key: str, rate: int,
+              seconds: float) -> tuple[Offered, float]:
+    """(what the generator measured, server CPU µs per request) of ``path`` under the offered load."""
     before = _cpu_seconds(process.pid)
-    latencies, lags = _offer(port, path, key, rate, seconds)
-    return latencies, lags, (_cpu_seconds(process.pid) - before) / len(latencies) * 1e6
+    offered = offer(port, path, key, rate, seconds)
+    return offered, (_cpu_seconds(process.pid) - before) / offered.requests * 1e6
 
 
 def _outbox_drained(settings: Settings, within: float = 30.0) -> float:
@@ -178,8 +185,9 @@ def _outbox_drained(settings: Settings, within: float = 30.0) -> float:
         redis.close()
 
 
-def _p(latencies: list[float], q: int) -> float:
-    return statistics.quantiles(latencies, n=100)[q - 1]
+def _p(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (q in steps of 0.1)."""
+    return statistics.quantiles(values, n=1000)[round(q * 10) - 1]
 
 
 def _audit_alone(settings: Settings, count: int = 300) -> list[float]:
@@ -192,11 +200,28 @@ def _audit_alone(settings: Settings, count: int = 300) -> list[float]:
     return latencies
 
 
-def run(settings: Settings, rate: int = 300, seconds: float = 5.0) -> list[Figure]:
+def generator(name: str | None = None):
+    """The load generator ``name`` ("wrk" or "python"); by default wrk when it is installed."""
+    if name not in (None, "wrk", "python"):
+        raise ValueError(f"generator: must be 'wrk' or 'python', got {name!r}")
+    if name == "python":
+        return offer_python
+    if wrk_installed():
+        return offer_wrk
+    if name == "wrk":
+        raise RuntimeError("generator: wrk is not installed (apt-get install wrk)")
+    console.print("[yellow]wrk is not installed (make bench installs it as root): the API bench falls back to "
+                  "the Python generator, whose own lateness and CPU are part of the figures[/yellow]")
+    return offer_python
+
+
+def run(settings: Settings, rate: int = 300, seconds: float = 5.0, workers: int = WORKERS,
+        load: str | None = None) -> list[Figure]:
+    offer = generator(load)
     settings = settings.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}"})
     ensure_topics(settings)
     port = free_port()
-    process = start_collector(settings, port)
+    process = start_collector(settings, port, workers)
     url = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(wait_up(url, process))
@@ -207,21 +232,28 @@ def run(settings: Settings, rate: int = 300, seconds: float = 5.0) -> list[Figur
         at_rest = _cpu_seconds(process.pid)
         time.sleep(2.0)
         at_rest = (_cpu_seconds(process.pid) - at_rest) / 2.0 / rate * 1e6
-        reads, lags, reads_cpu = _measured(process, port, f"/v1/profiles/{customer}", key, rate, seconds)
+        reads, reads_cpu = _measured(offer, process, port, f"/v1/profiles/{customer}", key, rate, seconds)
         drained = _outbox_drained(settings)
-        bare, bare_lags, bare_cpu = _measured(process, port, "/v1/keys/me", key, rate, seconds)
+        bare, bare_cpu = _measured(offer, process, port, "/v1/keys/me", key, rate, seconds)
     finally:
         process.terminate()
         process.wait(30)
     audit = _audit_alone(settings)
-    note = f"{rate} req/s offered for {seconds:g} s (open loop), {WORKERS} API processes"
+    note = f"{rate} req/s offered for {seconds:g} s by {reads.generator}, {workers} API processes"
     return [
-        Figure("profile read p50 (key, Redis read + audit record)", _p(reads, 50), "µs", "authenticated /v1/keys/me p50", _p(bare, 50), note),
-        Figure("profile read p99", _p(reads, 99), "µs", "authenticated /v1/keys/me p99", _p(bare, 99), note),
+        Figure("profile read p50 (key, Redis read + audit record)", reads.p50, "µs", "authenticated /v1/keys/me p50", bare.p50, note),
+        Figure("profile read p99", reads.p99, "µs", "authenticated /v1/keys/me p99", bare.p99, note),
+        Figure("profile read p99.9", reads.p999, "µs", "authenticated /v1/keys/me p99.9", bare.p999, note),
+        Figure("profile read: achieved rate", reads.rate, "req/s", "offered", rate, "answered requests / run time"),
         Figure("profile read: server CPU per request", reads_cpu, "µs", "authenticated /v1/keys/me", bare_cpu,
-               f"{note}; all API processes, warm-up requests included"),
-        Figure("load generator send lag p99 (reads)", _p(lags, 99), "µs", "same, /v1/keys/me", _p(bare_lags, 99),
-               "how late the generator wrote a request after its due time; part of every latency above"),
+               f"{note}; all API processes"),
+        Figure("load generator CPU per request (reads)", reads.cpu_per_request, "µs", "server CPU per read", reads_cpu,
+               reads.generator),
+        Figure("load generator send lag p99 (reads)", reads.lag_p99, "µs", "same, /v1/keys/me", bare.lag_p99,
+               "how late the generator wrote a request after its due time"),
+        Figure("load generator send lag max (reads)", reads.lag_max, "µs", "same, /v1/keys/me", bare.lag_max,
+               "wrk times from the write: a lag is a wait its latency leaves out"
+               if offer is offer_wrk else "part of every latency above (timed from the due time)"),
         Figure("audit outbox empty after the last read", drained * 1e6, "µs", note="every read's record on the topic"),
         Figure("of which API processes at rest (idle CPU / rate)", at_rest, "µs", note="supervisor, pollers, timers; "
                "measured over 2 s with no requests"),
@@ -236,9 +268,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api_bench")
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=WORKERS, help="API processes")
+    parser.add_argument("--generator", choices=("wrk", "python"), help="default: wrk when installed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cdp-bench-") as tmp, ephemeral_stack(Path(tmp)) as settings:
-        print_figures("profile API", run(settings, args.rate, args.seconds))
+        print_figures("profile API", run(settings, args.rate, args.seconds, args.workers, args.generator))
 
 
 if __name__ == "__main__":

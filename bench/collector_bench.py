@@ -45,11 +45,11 @@ def batch_body(n: int) -> bytes:
         for i in range(BATCH)]})
 
 
-def start_collector(settings: Settings, port: int) -> subprocess.Popen:
+def start_collector(settings: Settings, port: int, workers: int = WORKERS) -> subprocess.Popen:
     env = os.environ | {"CDP_KAFKA_BOOTSTRAP": settings.kafka_address, "CDP_REDIS_URL": settings.redis_address,
                         "CDP_TOPIC_PREFIX": settings.topic_prefix, "CDP_API_PORT": str(port)}
     code = ("from connectors.collector.workers import serve; from panorama.settings import load_settings; "
-            f"serve(load_settings(), workers={WORKERS}, log_level='warning')")
+            f"serve(load_settings(), workers={workers}, log_level='warning')")
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 
 
