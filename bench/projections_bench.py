@@ -35,17 +35,25 @@ IDENTITIES_PER_CUSTOMER = 3  # routing identities (user id, email, anonymous id)
 
 
 def segment_query(space: analytics.Space) -> str:
+    """The size of a segment: customers grouped by the space's key."""
     return f"""SELECT count() FROM (
-    SELECT {space.customer} FROM {space.events}
+    SELECT {space.key} FROM {space.events}
     WHERE type = 'order_placed' AND occurred_at >= now64(6) - INTERVAL 180 DAY
-    GROUP BY {space.customer} HAVING count() >= 2 AND sum(order_total_minor) > 20000)"""
+    GROUP BY {space.key} HAVING count() >= 2 AND sum(order_total_minor) > 20000)"""
 
 
 def join_space() -> analytics.Space:
     """Migration 8's ``customer_events`` (every query joins all of ``identities``) as a
     subquery, the baseline of migration 9's dictionary lookup."""
     body = ddl.customer_events_view().split(" AS\n", 1)[1]
-    return analytics.Space(f"({body})", "customer_id")
+    return analytics.Space(f"({body})", "customer_id", "customer_id")
+
+
+def id_string_space() -> analytics.Space:
+    """Migration 9's ``customer_events`` grouped by the id string, the baseline of
+    migration 12's grouping by ``customer_hash``."""
+    body = ddl.customer_events_from_dictionary().split(" AS\n", 1)[1]
+    return analytics.Space(f"({body})", "customer_id", "customer_id")
 
 
 def rfm_query(space: analytics.Space) -> str:
@@ -235,16 +243,17 @@ def _wait_for_merges(store: Backend, quiet_s: float = 5.0, timeout_s: float = 60
 
 
 def _latency_figures(store: Backend, state: str) -> list[Figure]:
-    """Each query per customer (migration 9: identities looked up in the dictionary) beside
-    the same query per routing key over ``events`` and per customer through migration 8's
+    """Each query per customer (migration 12: identities looked up in the dictionary,
+    customers grouped by ``customer_hash``) beside the same query per routing key over
+    ``events``, per customer grouped by the id string (migration 9) and through migration 8's
     join of every identity, measured in the same run."""
-    by_key, by_customer, by_join = analytics.ROUTING_KEYS, analytics.CUSTOMERS, join_space()
-    key, join = "per routing key", "joining all identities (migration 8)"
+    baselines = (("per routing key", analytics.ROUTING_KEYS), ("grouped by the id string (migration 9)", id_string_space()),
+                 ("joining all identities (migration 8)", join_space()))
     figures = []
     for name, query, runs in (("segment query per customer", segment_query, 20),
                               ("RFM over all customers", rfm_query, 3)):
-        timings = _latencies(store, query(by_customer), runs)
-        for baseline_name, space in ((key, by_key), (join, by_join)):
+        timings = _latencies(store, query(analytics.CUSTOMER_HASHES), runs)
+        for baseline_name, space in baselines:
             other = _latencies(store, query(space), runs)
             figures += [Figure(f"{name}, p{p} ({state})", _p(timings, p) * 1000, "ms", baseline_name,
                                _p(other, p) * 1000, f"{runs} runs after one warm-up" if p == 95 else "")

@@ -9,6 +9,9 @@ The event-based views exist in two spaces (:class:`Space`). Migration 4 created 
 anonymous id, an email and a user id counted three times. Migration 8 replaces them with
 the same SQL over ``customer_events`` grouped by ``customer_id``: each identity's events
 belong to the customer it is stitched to *now*, so a late stitch moves past activity too.
+Migration 12 groups, joins and counts those customers by ``customer_hash`` (a UInt128 of
+the id) instead of the id string: the same groups, cheaper to hash (``rfm`` still groups by
+the id it outputs).
 """
 
 from __future__ import annotations
@@ -24,14 +27,19 @@ MID_TIER_SCORE = 7
 
 @dataclass(frozen=True)
 class Space:
-    """Where a view reads events and which of their columns names the customer."""
+    """Where a view reads events, which of their columns names the customer (``customer``,
+    what a view outputs) and which one a view groups, joins and counts customers by (``key``:
+    the name itself, or a fixed-size stand-in that is one-to-one with it and cheaper to hash)."""
 
     events: str
     customer: str
+    key: str
 
 
-ROUTING_KEYS = Space("events", "customer_key")  # migration 4: each routing identity counts apart
-CUSTOMERS = Space("customer_events", "customer_id")  # migration 8: identities stitched to customers
+ROUTING_KEYS = Space("events", "customer_key", "customer_key")  # migration 4: each routing identity counts apart
+CUSTOMERS = Space("customer_events", "customer_id", "customer_id")  # migration 8: identities stitched to customers
+# migration 12: the same customers, grouped by the UInt128 hash of their id (ddl.customer_hash)
+CUSTOMER_HASHES = Space("customer_events", "customer_id", "customer_hash")
 
 
 def rfm(space: Space) -> str:
@@ -74,18 +82,18 @@ def cohort_retention(space: Space) -> str:
     return f"""CREATE VIEW IF NOT EXISTS cohort_retention AS
 WITH
     orders AS (
-        SELECT {space.customer}, toStartOfMonth(occurred_at) AS month FROM {space.events} WHERE type = 'order_placed'
+        SELECT {space.key}, toStartOfMonth(occurred_at) AS month FROM {space.events} WHERE type = 'order_placed'
     ),
-    firsts AS (SELECT {space.customer}, min(month) AS cohort_month FROM orders GROUP BY {space.customer}),
+    firsts AS (SELECT {space.key}, min(month) AS cohort_month FROM orders GROUP BY {space.key}),
     sizes AS (SELECT cohort_month, count() AS cohort_size FROM firsts GROUP BY cohort_month)
 SELECT
     f.cohort_month AS cohort_month,
     dateDiff('month', f.cohort_month, o.month) AS months_since_first,
-    uniqExact(o.{space.customer}) AS customers,
+    uniqExact(o.{space.key}) AS customers,
     any(s.cohort_size) AS cohort_size,
     customers / cohort_size AS retention
 FROM orders AS o
-INNER JOIN firsts AS f ON o.{space.customer} = f.{space.customer}
+INNER JOIN firsts AS f ON o.{space.key} = f.{space.key}
 INNER JOIN sizes AS s ON s.cohort_month = f.cohort_month
 GROUP BY cohort_month, months_since_first"""
 
@@ -100,25 +108,25 @@ WITH
         SELECT
             campaign_id,
             countIf(type = 'email_sent') AS sends,
-            uniqExactIf({space.customer}, type = 'email_sent') AS recipients,
-            uniqExactIf({space.customer}, type = 'email_opened') AS openers,
-            uniqExactIf({space.customer}, type = 'email_clicked') AS clickers
+            uniqExactIf({space.key}, type = 'email_sent') AS recipients,
+            uniqExactIf({space.key}, type = 'email_opened') AS openers,
+            uniqExactIf({space.key}, type = 'email_clicked') AS clickers
         FROM {space.events}
         WHERE type IN ('email_sent', 'email_opened', 'email_clicked') AND campaign_id != ''
         GROUP BY campaign_id
     ),
     first_clicks AS (
-        SELECT campaign_id, {space.customer}, min(occurred_at) AS clicked_at
+        SELECT campaign_id, {space.key}, min(occurred_at) AS clicked_at
         FROM {space.events}
         WHERE type = 'email_clicked' AND campaign_id != ''
-        GROUP BY campaign_id, {space.customer}
+        GROUP BY campaign_id, {space.key}
     ),
     conversions AS (
         SELECT c.campaign_id AS campaign_id, count() AS conversions, sum(o.order_total_minor) AS revenue_minor
         FROM first_clicks AS c
         INNER JOIN (
-            SELECT {space.customer}, occurred_at, order_total_minor FROM {space.events} WHERE type = 'order_placed'
-        ) AS o ON o.{space.customer} = c.{space.customer}
+            SELECT {space.key}, occurred_at, order_total_minor FROM {space.events} WHERE type = 'order_placed'
+        ) AS o ON o.{space.key} = c.{space.key}
         WHERE o.occurred_at >= c.clicked_at AND o.occurred_at < c.clicked_at + INTERVAL {CONVERSION_WINDOW_DAYS} DAY
         GROUP BY campaign_id
     )
@@ -139,7 +147,7 @@ SELECT
     toStartOfMonth(occurred_at) AS month,
     channel,
     count() AS events,
-    uniqExact({space.customer}) AS customers,
+    uniqExact({space.key}) AS customers,
     events / sum(events) OVER (PARTITION BY month) AS share_of_events
 FROM {space.events}
 GROUP BY month, channel"""
@@ -152,13 +160,13 @@ def email_to_order_funnel(space: Space) -> str:
 SELECT steps_completed, count() AS customers
 FROM (
     SELECT
-        {space.customer},
+        {space.key},
         windowFunnel({FUNNEL_WINDOW_SECONDS})(
             toDateTime(occurred_at), type = 'email_opened', type = 'email_clicked', type = 'order_placed'
         ) AS steps_completed
     FROM {space.events}
     WHERE type IN ('email_opened', 'email_clicked', 'order_placed')
-    GROUP BY {space.customer}
+    GROUP BY {space.key}
 )
 GROUP BY steps_completed"""
 
@@ -193,7 +201,12 @@ WHERE p.orders > 0
 GROUP BY segment_id, currency"""
 
 
+def keyed_views(space: Space) -> tuple[str, ...]:
+    """The event views that group, join or count customers by ``space.key`` (``rfm`` groups by
+    the customer it outputs)."""
+    return cohort_retention(space), campaign_performance(space), channel_mix(space), email_to_order_funnel(space)
+
+
 def event_views(space: Space) -> tuple[str, ...]:
     """The views computed from events, in ``space``."""
-    return (rfm(space), cohort_retention(space), campaign_performance(space), channel_mix(space),
-            email_to_order_funnel(space))
+    return rfm(space), *keyed_views(space)

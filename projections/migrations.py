@@ -2,7 +2,7 @@
 
 Add a migration by appending to ``MIGRATIONS``; never edit or reorder an applied one.
 Every statement can run twice — ``CREATE ... IF NOT EXISTS``, ``CREATE OR REPLACE VIEW``
-(a later migration redefining a view), an ``ALTER TABLE`` that sets a column's type, or
+(a later migration redefining a view; a dictionary likewise, it reloads from its source), an ``ALTER TABLE`` that sets a column's type, or
 ``CREATE OR REPLACE TABLE t ... AS SELECT * FROM t`` (a new partitioning, rows copied) —
 so a migration interrupted half-way is simply applied again. Rows a sink inserts while
 such a copy runs can miss it: apply migrations with the sinks stopped (``cdp up`` and the
@@ -51,6 +51,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(10, "daily aggregates partitioned by year", (ddl.daily_channel_stats_by_year(),)),
     Migration(11, "idle event log partitions merged into one part", (ddl.event_log_merge_idle_partitions(),)),
+    Migration(12, "customers grouped by a 128-bit hash of their id", (
+        ddl.identity_customers_with_hash(), ddl.customer_events_with_hash(),
+        *(ddl.replaced(view) for view in analytics.keyed_views(analytics.CUSTOMER_HASHES)),
+    )),
 )
 
 _CREATED = re.compile(r"CREATE (?:OR REPLACE )?(TABLE|VIEW|MATERIALIZED VIEW|DICTIONARY) (?:IF NOT EXISTS )?(\w+)")

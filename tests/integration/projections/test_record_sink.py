@@ -233,3 +233,8 @@ def test_customer_events_stay_exact_while_the_identity_dictionary_lags(store):
     exact_join = ddl.customer_events_view().split(" AS\n", 1)[1]
     exact = f"SELECT customer_id, count() FROM ({exact_join}) GROUP BY customer_id"
     assert dict(store.query(exact).rows) == dict(store.query(by_customer).rows)
+    # the views group by customer_hash: it must name the same customer on every path (dictionary,
+    # recent link, deleted link, no link at all)
+    by_hash = f"SELECT {ddl.customer_hash('any(customer_id)')}, customer_hash, count() FROM customer_events GROUP BY customer_hash"
+    assert all(named == hash_ for named, hash_, _ in store.query(by_hash).rows)
+    assert sorted(n for *_, n in store.query(by_hash).rows) == sorted(dict(store.query(by_customer).rows).values())
