@@ -1,6 +1,6 @@
 """How the worker's loop shares a turn between folding and signals (streams.worker.SignalTurns):
-the sweep stays within its time budget, drains every partition over turns, and only
-outboxes that may hold new records are read."""
+the sweep stays within its time budget, yields to waiting events after a slice, drains every
+partition over turns, and only outboxes that may hold new records are read."""
 
 from streams.worker import OUTBOX_SCAN_S, SWEEP_SLICE, SignalTurns
 
@@ -44,6 +44,11 @@ class Outbox:
         return 0
 
 
+def nothing_waiting() -> bool:
+    """No event is waiting for the loop."""
+    return False
+
+
 def _turns(due: dict[int, int], slice_s: float, budget_s: float = 0.005):
     clock = Clock()
     sweeper, outbox = Sweeper(clock, due, slice_s), Outbox()
@@ -52,39 +57,42 @@ def _turns(due: dict[int, int], slice_s: float, budget_s: float = 0.005):
 
 def test_a_turn_stops_at_its_budget_and_the_next_turns_drain_every_partition_in_turn():
     turns, sweeper, _outbox, clock = _turns({0: 10 * SWEEP_SLICE, 1: 10 * SWEEP_SLICE, 2: 0}, slice_s=0.002)
-    signals, _ = turns.run([0, 1, 2], now=1, behind=False)
+    signals, _ = turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert sweeper.calls == [0, 1, 2] and signals == 2 * SWEEP_SLICE  # 6 ms > 5 ms budget: stop
     for _ in range(40):
         clock.now += 0.01  # the fold's share of the turn
-        turns.run([0, 1, 2], now=1, behind=False)
+        turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert sweeper.due == {0: 0, 1: 0, 2: 0}
 
 
-def test_behind_the_log_a_turn_sweeps_one_slice_and_nothing_due_ends_the_turn_early():
+def test_waiting_events_end_a_turn_after_one_slice_and_nothing_due_ends_it_early():
     turns, sweeper, _outbox, _clock = _turns({0: 100, 1: 100}, slice_s=0.0001)
-    turns.run([0, 1], now=1, behind=True)
-    turns.run([0, 1], now=1, behind=True)
+    turns.run([0, 1], now=1, waiting=lambda: True)
+    turns.run([0, 1], now=1, waiting=lambda: True)
     assert sweeper.calls == [0, 1]  # one slice a turn, taking the partitions in turn
+    arrivals = iter([False, False, True])  # an event arrives during the third slice
+    turns.run([0, 1], now=1, waiting=lambda: next(arrivals))
+    assert sweeper.calls == [0, 1, 0, 1, 0]  # well within the 5 ms budget, yet it stops for the event
     turns, sweeper, _outbox, _clock = _turns({}, slice_s=0.0001, budget_s=10.0)
-    assert turns.run([0, 1], now=1, behind=False)[0] == 0
+    assert turns.run([0, 1], now=1, waiting=nothing_waiting)[0] == 0
     assert sorted(sweeper.calls) == [0, 1]  # each swept once, found nothing, done long before the budget
 
 
 def test_only_outboxes_written_to_are_read_except_for_the_periodic_scan():
     turns, _sweeper, outbox, clock = _turns({1: 3}, slice_s=0.0001)
-    turns.run([0, 1, 2], now=1, behind=False)
+    turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert outbox.published == ["out:0", "out:1", "out:2"]  # the first turn scans every owned outbox
     outbox.published.clear()
-    turns.run([0, 1, 2], now=1, behind=False)
+    turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert outbox.published == [] and outbox.settled == 1  # nothing new: only acknowledgements are settled
     turns.outbox_written(2)  # a batch with merges
     turns.outbox_written(7)  # a partition no longer owned: not ours to publish
     turns.sweeper.due[0] = 1
-    turns.run([0, 1, 2], now=1, behind=False)
+    turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert outbox.published == ["out:0", "out:2"]
     outbox.published.clear()
     clock.now += OUTBOX_SCAN_S
-    turns.run([0, 1, 2], now=1, behind=False)
+    turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert outbox.published == ["out:0", "out:1", "out:2"]
 
 
