@@ -34,11 +34,11 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from panorama.clock import now_us
-from panorama.gc_pauses import quiet_full_collections
 from panorama.settings import Settings
 from panorama.stack.topics import ensure_topics
 from producers import InteractionProducer
 from schemas.codec import InteractionCodec
+from bench.streams_bench import _collector_gc, _events, _paced
 from streams.worker import ProfileWorker, next_batch
 
 SLOW_MS = 100
@@ -108,7 +108,11 @@ def _worker(settings: Settings, since: int, ready, stop, out) -> None:
         return stop.is_set()
 
     worker.run(should_stop)
-    out.put(([e for e in worker.events if e[2] >= since], [p for p in worker.phases if p[2] >= since]))
+    now = now_us()
+    backlog = sum(worker.store.redis.zcount(worker.store.keys.due(p), "-inf", now)
+                  for p in range(settings.interactions_partitions))
+    sweep = {"evaluated": worker.sweeper.evaluated, "signals": worker.stats.signals, "due at the end": backlog}
+    out.put(([e for e in worker.events if e[2] >= since], [p for p in worker.phases if p[2] >= since], sweep))
 
 
 def _bare(settings: Settings, since: int, ready, stop, out) -> None:
@@ -231,27 +235,27 @@ def trace(settings: Settings, records: list[dict], rate: float) -> dict:
             child.start()
             ready.wait(60)
             children.append((child, out))
-        time.sleep(max(0.0, (since - now_us()) / 1e6) + 0.2)
-        quiet_full_collections()  # as the collector API does: the records are not scanned by full passes
-        sampler.start()
-        gc.callbacks.append(on_gc)
-        offered, started = records[WARM:], time.perf_counter()
-        for i, record in enumerate(offered):
-            delay = started + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+        offered = records[WARM:]
+
+        def send(i: int) -> None:
             received = now_us()
-            producer.send(record | {"received_at": received})
+            producer.send(offered[i] | {"received_at": received})
             sent[received] = now_us()
+
+        with _collector_gc():  # its one full pass before the children start timing
+            time.sleep(max(0.0, (since - now_us()) / 1e6) + 0.2)
+            sampler.start()
+            gc.callbacks.append(on_gc)
+            _paced(len(offered), rate, send)
     gc.callbacks.remove(on_gc)
     time.sleep(1)
     sampler.done.set()
     sampler.join(10)
     stop.set()
-    (events, phases), bare = (out.get(timeout=120) for _, out in children)
+    (events, phases, sweep), bare = (out.get(timeout=120) for _, out in children)
     for child, _ in children:
         child.join(30)
-    return {"events": events, "phases": phases + producer_gc, "bare": bare, "sent": sent,
+    return {"events": events, "phases": phases + producer_gc, "bare": bare, "sent": sent, "sweep": sweep,
             "machine": sampler.samples, "broker_gc": sampler.broker_gc,
             "per_process": _per_process(sampler, {os.getpid(): "producer (bench)", children[0][0].pid: "worker",
                                                   children[1][0].pid: "decode-only consumer"})}
@@ -301,6 +305,7 @@ def report(found: dict) -> None:
         wall[name] += end - start
         cpu[name] += used
         calls[name] += 1
+    print(f"  signal sweep over the whole worker run: {found['sweep']}")
     print("  worker phases over the run (calls, wall/CPU ms): "
           + ", ".join(f"{n} {calls[n]} {wall[n] / 1000:.0f}/{cpu[n] / 1000:.0f}" for n, _ in wall.most_common(10)))
     whole = (first, max((r["stored"] for r in rows), default=first))
@@ -368,7 +373,6 @@ def _episodes(slow: list[dict]) -> list[tuple[int, int]]:
 if __name__ == "__main__":
     import tempfile
 
-    from bench.streams_bench import _events
     from panorama.stack.ephemeral import ephemeral_stack
 
     rate = float(sys.argv[1]) if len(sys.argv) > 1 else 5000
