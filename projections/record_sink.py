@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from panorama.errors import ProjectionError
 from panorama.log_reader import watermarks
@@ -40,7 +40,7 @@ from panorama.privacy.keystore import KeyStore
 from panorama.settings import Settings
 from projections import records
 from projections.backend import Backend
-from projections.sink import INSERT_SETTINGS, MAX_BACKOFF_S, SinkStats, sink_consumer
+from projections.sink import INSERT_SETTINGS, MAX_BACKOFF_S, SinkStats, assign_from_beginning, sink_consumer
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def consumer_group(settings: Settings) -> str:
 class RecordSink:
     """Consume the record topics into the customer tables through ``backend``.
 
-    ``from_beginning`` rewinds the group to the start of every partition (replay);
+    ``from_beginning`` reads every partition from its start (replay; see
+    :func:`~projections.sink.assign_from_beginning`);
     ``on_batch(stats, records_in_batch)`` is called after each committed batch
     (``stats.events`` counts records); ``committed`` holds the next offset committed per
     (topic, partition)."""
@@ -78,7 +79,10 @@ class RecordSink:
     def run(self, should_stop: Callable[[], bool] = lambda: False, until_caught_up: bool = False) -> SinkStats:
         """Sink batches until ``should_stop()`` — or, with ``until_caught_up``, until every
         assigned partition of every topic has been read to its end and committed."""
-        self._consumer.subscribe(list(self.mappers), on_assign=self._on_assign, on_revoke=self._on_revoke)
+        if self._from_beginning:
+            self._assigned = {(tp.topic, tp.partition) for tp in assign_from_beginning(self._consumer, list(self.mappers))}
+        else:
+            self._consumer.subscribe(list(self.mappers), on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not should_stop():
                 messages = self._next_batch()
@@ -91,10 +95,6 @@ class RecordSink:
         return self.stats
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self._from_beginning:
-            for tp in partitions:
-                tp.offset = OFFSET_BEGINNING
-            consumer.assign(partitions)
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

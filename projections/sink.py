@@ -101,6 +101,24 @@ def sink_consumer(settings: Settings, group: str, client_id: str) -> Consumer:
     })
 
 
+def assign_from_beginning(consumer: Consumer, topics: Sequence[str], timeout_s: float = 10.0) -> list[TopicPartition]:
+    """Assign every partition of ``topics`` to ``consumer`` at its first offset, for a replay.
+
+    Assigned rather than subscribed: a replay reads every partition itself, so it skips the
+    consumer-group join (a rebalance round that cost a fixed part of a replay's first second).
+    Its offsets are still committed to the group after each insert, so a sink started
+    afterwards continues where the replay stopped; run no other member of the group meanwhile."""
+    metadata = consumer.list_topics(timeout=timeout_s)
+    partitions = []
+    for topic in topics:
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None or not found.partitions:
+            raise ProjectionError(f"cannot replay topic {topic!r}: {found.error if found else 'it does not exist'}")
+        partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(found.partitions)]
+    consumer.assign(partitions)
+    return partitions
+
+
 def consumer_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}.projections.events"
 
@@ -108,7 +126,7 @@ def consumer_group(settings: Settings) -> str:
 class EventsSink:
     """Consume ``settings.topics.interactions`` into ``event_log`` through ``backend``.
 
-    ``from_beginning`` rewinds the consumer group to the start of every partition (replay).
+    ``from_beginning`` reads every partition from its start (replay; see :func:`assign_from_beginning`).
     ``on_batch(stats, batch_events)`` is called after each committed batch. ``versions``
     are the schema versions it reads (default: every packaged one); the last is current.
     """
@@ -138,7 +156,10 @@ class EventsSink:
     def run(self, should_stop: Callable[[], bool] = lambda: False, until_caught_up: bool = False) -> SinkStats:
         """Sink batches until ``should_stop()`` — or, with ``until_caught_up``, until every
         assigned partition has been read to its end and committed."""
-        self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        if self._from_beginning:
+            self._assigned = {tp.partition for tp in assign_from_beginning(self._consumer, [self.topic])}
+        else:
+            self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         inserter = ThreadPoolExecutor(1, thread_name_prefix="events-sink-insert")
         pending: _Batch | None = None
         try:
@@ -157,10 +178,6 @@ class EventsSink:
         return self.stats
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self._from_beginning:
-            for tp in partitions:
-                tp.offset = OFFSET_BEGINNING
-            consumer.assign(partitions)
         self._assigned |= {tp.partition for tp in partitions}
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

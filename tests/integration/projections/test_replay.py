@@ -8,7 +8,8 @@ import pytest
 
 from producers import InteractionProducer
 from projections.replay import log_size, replay
-from projections.sink import EventsSink
+from panorama.errors import ProjectionError
+from projections.sink import EventsSink, assign_from_beginning, sink_consumer
 from tests.integration.projections.population import population
 
 pytestmark = pytest.mark.integration
@@ -48,3 +49,16 @@ def test_replay_reproduces_the_live_state(store_settings, store):
         assert producer.send_and_wait(later, timeout=60).ok
     assert EventsSink(store_settings, store).run(until_caught_up=True).events == len(later), \
         "the live sink continues where the replay stopped"
+
+
+def test_replay_reads_every_partition_without_joining_the_group_and_names_a_missing_topic(store_settings):
+    consumer = sink_consumer(store_settings, f"{store_settings.topic_prefix}.replay-probe", "replay-probe")
+    try:
+        topic = store_settings.topics.interactions
+        assigned = assign_from_beginning(consumer, [topic])
+        assert sorted(tp.partition for tp in assigned) == list(range(store_settings.interactions_partitions))
+        assert {tp.partition for tp in consumer.assignment()} == {tp.partition for tp in assigned}
+        with pytest.raises(ProjectionError, match="cannot replay topic 'no-such-topic-here'"):
+            assign_from_beginning(consumer, [topic, "no-such-topic-here"])
+    finally:
+        consumer.close()
