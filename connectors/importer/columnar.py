@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from hashlib import sha1
 from typing import Any
 
 import numpy as np
@@ -34,18 +35,20 @@ from producers.columnar import Column, OneItem, OneOf, encode_columns
 from producers.encoder import EventEncoder
 from schemas.codec import MARKER
 from schemas.contract import schema_versions
-from schemas.models import deterministic_event_id
+from schemas.models import PANORAMA_NAMESPACE
 
 # A value the row path's trim leaves as it is: printable ASCII at both ends (Python strips
 # some characters Arrow's trim keeps, and the other way round; those values go through
 # records.text itself).
 _PLAIN = r"^[!-~](?s:.*[!-~])?$"
+_ASCII_PLAIN = r"^[!-~](?:[\x00-\x7f]*[!-~])?$"  # and ASCII throughout: Python's lower() is Arrow's ascii_lower()
 INT32_MAX = (1 << 31) - 1
 INT64_MAX = (1 << 63) - 1
 _YEAR_2000_MICROS = 946_684_800_000_000
 _MAX_FUTURE_MICROS = 24 * 3600 * 1_000_000
 _ISO_SECONDS = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
 _ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 class _Odd(Exception):
@@ -101,6 +104,13 @@ class Cleaner:
             cleaned, odd = pa.array(values, kind), np.array(odd_list, dtype=bool)
         self.odd |= odd if where is None else odd & where
         return cleaned
+
+    def each_other(self, column: pa.Array, done: pa.Array, cleaned: pa.Array, clean: Callable[[Any], Any],
+                   kind: pa.DataType) -> pa.Array:
+        """``cleaned`` where ``done`` (a boolean column without nulls) is true: the values a
+        whole-column operation cleans exactly as ``clean`` would; :meth:`each` of the others."""
+        others = self.each([pc.if_else(done, pa.scalar(None, column.type), column)], clean, kind)
+        return pc.if_else(done, cleaned, others)
 
     def require(self, column: pa.Array) -> None:
         """Rows with a null here are odd (the row path reports the missing value)."""
@@ -176,9 +186,7 @@ class ColumnarLayout:
         record = _taken(record, take)
         record["identities"].update(email=Column(sealed.email.take(at)), phone=Column(sealed.phone.take(at)))
         self.place(record, [extra[i] for i in good.tolist()] if extra else [])
-        name = self.connector.name
-        record["event_id"] = Column(pa.array([deterministic_event_id(name, key) for key in pc.take(natural, take).to_pylist()],
-                                             pa.string()))
+        record["event_id"] = Column(event_ids(self.connector.name, pc.take(natural, take)))
         bodies = encode_columns(self.schema, record, len(good), self.prefix).to_pylist()
         events: list[tuple[bytes, bytes] | None] = [None] * rows
         keys = sealed.keys
@@ -191,7 +199,10 @@ class ColumnarLayout:
         sealing, and marks odd the rows with no identity at all."""
         config = self.connector.config
         user_id = clean.text("customer_id")
-        email = clean.each([clean.raw("email")], lambda v: records.email(v, "email"), pa.string())
+        email = clean.raw("email")
+        email = clean.each_other(email, pc.fill_null(pc.and_(pc.match_substring_regex(email, _ASCII_PLAIN),
+                                                             pc.match_substring(email, "@")), False),
+                                 pc.ascii_lower(email), lambda v: records.email(v, "email"), pa.string())
         phone = clean.each([clean.raw("phone")],
                            lambda v: records.phone(v, "phone", config.default_phone_region), pa.string())
         clean.check(pc.or_(pc.or_(user_id.is_valid(), email.is_valid()), phone.is_valid()))
@@ -230,8 +241,8 @@ def moments(clean: Cleaner, raw: pa.Array, field: str, config: Any) -> pa.Array:
     """Epoch micros of ``cleaning.moment``: plain ISO values (``YYYY-MM-DD HH:MM:SS``, or
     with a ``T``) parsed on the whole column; the rest once per distinct value, and so are
     those Arrow reads differently (it does not refuse 2024-02-30 but rolls it over, which
-    the round trip through strftime catches; a local time that a DST change makes
-    ambiguous or skips, which the earliest and latest readings disagree on)."""
+    the day of month it read shows; a local time that a DST change makes ambiguous or
+    skips, which the earliest and latest readings disagree on)."""
 
     def one(value: str | None) -> int | None:
         return cleaning.moment(value, field, config.timezone, config.date_format)
@@ -240,21 +251,39 @@ def moments(clean: Cleaner, raw: pa.Array, field: str, config: Any) -> pa.Array:
         return clean.each([raw], one, pa.int64())
     spaced = pc.replace_substring(raw, "T", " ")
     parsed = pc.strptime(spaced, format=_ISO_FORMAT, unit="s", error_is_null=True)
-    fast = pc.and_(pc.match_substring_regex(raw, _ISO_SECONDS), pc.equal(pc.strftime(parsed, format=_ISO_FORMAT), spaced))
+    # The pattern leaves a day past the month's end as the only value Arrow rolls over
+    # (2024-02-30 -> 03-01): the day it read then differs from the day written.
+    read_day = pc.utf8_lpad(pc.cast(pc.day(parsed), pa.string()), 2, "0")
+    fast = pc.and_(pc.match_substring_regex(raw, _ISO_SECONDS), pc.equal(read_day, pc.utf8_slice_codeunits(raw, 8, 10)))
     parsed = parsed.cast(pa.timestamp("us"))
     if config.timezone.upper() != "UTC":
         early, late = (pc.assume_timezone(parsed, timezone=config.timezone, ambiguous=way, nonexistent=way)
                        for way in ("earliest", "latest"))
         fast, parsed = pc.and_(fast, pc.equal(early, late)), early
-    fast = pc.fill_null(fast, False)
-    slow = clean.each([pc.if_else(fast, pa.scalar(None, pa.string()), raw)], one, pa.int64())
-    return pc.if_else(fast, parsed.cast(pa.int64()), slow)
+    return clean.each_other(raw, pc.fill_null(fast, False), parsed.cast(pa.int64()), one, pa.int64())
 
 
 def check_moment(clean: Cleaner, micros: pa.Array) -> None:
     """Rows whose time ``validate`` refuses (before 2000, over a day ahead) are odd."""
     now = time.time_ns() // 1000
     clean.check(pc.and_(pc.greater_equal(micros, _YEAR_2000_MICROS), pc.less_equal(micros, now + _MAX_FUTURE_MICROS)))
+
+
+def event_ids(source: str, natural: pa.Array) -> pa.Array:
+    """``deterministic_event_id(source, key)`` of every natural key (a string column
+    without nulls): only the SHA-1 is worked out per row, the UUID text on the whole column."""
+    prefix = PANORAMA_NAMESPACE.bytes + f"{source}\x1f".encode()
+    digests = b"".join([sha1(prefix + key).digest()[:16] for key in natural.cast(pa.binary()).to_pylist()])
+    uuid = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16).copy()
+    uuid[:, 6] = (uuid[:, 6] & 0x0F) | 0x50  # version 5
+    uuid[:, 8] = (uuid[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    hexed = np.empty((len(uuid), 32), dtype=np.uint8)
+    hexed[:, 0::2], hexed[:, 1::2] = _HEX[uuid >> 4], _HEX[uuid & 0x0F]
+    text = np.full((len(uuid), 36), ord("-"), dtype=np.uint8)
+    for start, end, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+        text[:, at:at + end - start] = hexed[:, start:end]
+    offsets = np.arange(0, 36 * (len(uuid) + 1), 36, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(uuid), [None, pa.py_buffer(offsets), pa.py_buffer(text.tobytes())])
 
 
 def _taken(value: Any, take: pa.Array) -> Any:

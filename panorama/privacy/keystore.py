@@ -161,7 +161,8 @@ class KeyStore:
         is created for those)."""
         self.refresh()
         routing = [s for s in dict.fromkeys(routing) if self.cached_key(s) is None]
-        others = [s for s in dict.fromkeys(others) if s not in self._blocked and s not in routing]
+        fetched = set(routing)  # not the list: a chunk's others are checked against it one by one
+        others = [s for s in dict.fromkeys(others) if s not in self._blocked and s not in fetched]
         if not routing and not others:
             return set()
         if len(routing) + len(others) > PREPARE_CHUNK:  # Lua's unpack() has a stack limit
