@@ -24,10 +24,11 @@ from panorama.errors import ConnectorError, ContractError
 from panorama.settings import Settings
 from producers.encoder import EventEncoder
 
-# Rows per chunk: the privacy keys of a chunk's customers are fetched in one round trip
-# (connectors.privacy_keys), and a worker hands one chunk's bytes to the sending process
-# at a time.
-CHUNK_ROWS = 1000
+# Rows per chunk: the privacy keys of a chunk's new customers are fetched in a few round
+# trips (connectors.privacy_keys), and a worker hands one chunk's bytes to the sending
+# process at a time. The columnar path pays a fixed cost per chunk (a hundred Arrow
+# calls): 4,000 rows rather than 1,000 took 0.55 µs of CPU off each row.
+CHUNK_ROWS = 4000
 
 Row = tuple[int, Any, int]  # (row number, row or the ContractError reading it, bytes read so far)
 Scanned = tuple[int, Any, int]  # (row number, what readers.build_row takes, bytes read so far)
