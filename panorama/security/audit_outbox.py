@@ -94,10 +94,13 @@ class AuditForwarder:
     deleting go out again, same id. Kafka failing leaves entries in the stream
     (Redis memory grows with the backlog) and the forwarder retries after ``pause``. After
     a batch that was not full it waits ``linger`` seconds, so that at a thousand records a
-    second it sends a few dozen at a time rather than one or two."""
+    second it sends a few hundred at a time: the broker shares the cores with the API, and
+    at 1,000 reads/s it spent 1.5 s of CPU per 8 s forwarding batches of ~20 records, 0.5 s
+    with batches of ~250 (the forwarder's own CPU per record fell from ~24 to ~8 µs). The
+    records are durable in Redis meanwhile; they reach the topic up to ``linger`` later."""
 
     def __init__(self, settings: Settings, lease: float = 3.0, batch: int = 1000, pause: float = 1.0,
-                 timeout: float = 10.0, linger: float = 0.02):
+                 timeout: float = 10.0, linger: float = 0.25):
         self.key = outbox_key(settings)
         self.lease_key = self.key + ":lease"
         self.lease, self.batch, self.pause, self.linger = lease, batch, pause, linger
