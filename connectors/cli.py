@@ -68,7 +68,8 @@ def import_command(
     connector: Annotated[str, typer.Option("--connector", help="row connector: customers, orders, ...")],
     mapping: Annotated[Path | None, typer.Option("--mapping", help="TOML/JSON column mapping and settings")] = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=0, help="processes that map and encode rows (default: one per core for files of 4 MiB or more; 0: none)")] = None,
+        "--workers", min=0, help="processes that map and encode rows (default: none where the columnar path does the work, "
+                           "one per core for other files of 4 MiB or more; 0: none)")] = None,
 ) -> None:
     """Import a file of customers or transactions; re-importing it adds nothing."""
     from connectors.importer.run import import_file

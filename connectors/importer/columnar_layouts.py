@@ -122,6 +122,11 @@ _LAYOUTS: dict[type, tuple[type[ColumnarLayout], str]] = {
 }
 
 
+def has_layout(connector_cls: type) -> bool:
+    """Whether chunks of ``connector_cls`` can take the columnar path (CSV, Parquet of strings)."""
+    return connector_cls in _LAYOUTS
+
+
 def columnar_layout(connector: Any, encoder: EventEncoder, rename: Callable[[dict], dict]) -> ColumnarLayout | None:
     """The columnar path for ``connector``'s CSV chunks, or None where the row path must
     do all the work: another connector, or a contract whose payload gained a closed set of
