@@ -23,7 +23,6 @@ import gc
 import multiprocessing
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -371,13 +370,17 @@ def _episodes(slow: list[dict]) -> list[tuple[int, int]]:
 
 
 if __name__ == "__main__":
+    import argparse
     import tempfile
 
     from panorama.stack.ephemeral import ephemeral_stack
 
-    rate = float(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 6
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    parser = argparse.ArgumentParser(prog="python -m bench.streams_trace", description=__doc__.split("\n")[0])
+    parser.add_argument("rate", nargs="?", type=float, default=5000, help="events per second offered (5000)")
+    parser.add_argument("seconds", nargs="?", type=float, default=6, help="length of each run (6)")
+    parser.add_argument("runs", nargs="?", type=int, default=1, help="runs on the same broker (1)")
+    args = parser.parse_args()
+    rate, seconds, runs = args.rate, args.seconds, args.runs
     with tempfile.TemporaryDirectory(prefix="cdp-trace-") as tmp, ephemeral_stack(Path(tmp), interactions_partitions=3) as s:
         for run in range(runs):  # the same broker each run: a fresh JVM is still compiling in the first
             print(f"run {run + 1} of {runs}")
