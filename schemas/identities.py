@@ -46,6 +46,13 @@ def _e164(value: str, default_region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def forget_parsed_phones() -> None:
+    """Drop every remembered parse. The key store calls it when a forget (or a consent
+    grant) may have named one of them, so an erased number does not outlive its erasure
+    in a running collector, worker or importer."""
+    _e164.cache_clear()
+
+
 def routing_identity(identities: Mapping[str, Any]) -> tuple[str, str]:
     """The strongest identity present, normalised, as (kind, value).
 

@@ -33,6 +33,7 @@ from redis import Redis, RedisError
 from panorama.privacy.crypto import NONCE_SIZE, DataKey, new_key_material
 from panorama.privacy.errors import PrivacyError
 from panorama.settings import Settings
+from schemas.identities import forget_parsed_phones
 
 LIFTED = b":lifted"
 PREPARE_CHUNK = 2000
@@ -137,6 +138,7 @@ class KeyStore:
         return True
 
     def _drop_caches(self) -> None:
+        forget_parsed_phones()  # a forgotten customer's number may be among them
         self._keys.clear()
         self._blocked.clear()
         self._forgotten_at.clear()

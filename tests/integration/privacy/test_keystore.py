@@ -11,6 +11,7 @@ from redis import Redis
 from panorama.privacy.crypto import seal, parse, unseal
 from panorama.privacy.errors import PrivacyError
 from panorama.privacy.keystore import KeyStore, master_aead
+from schemas.identities import _e164, normalise_phone
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +54,17 @@ def test_forget_deletes_keys_blocks_writes_and_reaches_other_processes(settings)
     assert other.prepare([subject]) == set()
     assert other.cached_key(subject).kid  # a new key
     assert other.forgotten_at([subject])[subject] == 123  # old events stay erased
+
+
+def test_a_forget_seen_by_a_process_drops_the_phone_numbers_it_parsed(settings):
+    writer, other = store(settings, privacy_refresh_s=0.01), store(settings, privacy_refresh_s=0.01)
+    other.refresh(force=True)
+    assert normalise_phone("+49 30 1234567") == "+49301234567"
+    assert _e164.cache_info().currsize >= 1
+    assert other.refresh(force=True) is False and _e164.cache_info().currsize >= 1  # nothing happened: kept
+    writer.forget(["c" * 32], at_us=1)
+    assert other.refresh(force=True) is True
+    assert _e164.cache_info().currsize == 0
 
 
 def test_a_wrong_master_key_is_reported(settings):
