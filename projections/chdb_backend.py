@@ -20,6 +20,7 @@ from projections.avro_input import AvroInsert, sql_string
 from projections.backend import QueryResult
 
 
+_WIDE_INTEGERS = {"UInt128": False, "UInt256": False, "Int128": True, "Int256": True}  # type -> signed
 SPOOL_DIR = "avro-spool"  # under the data directory: Avro containers on their way in
 
 
@@ -50,7 +51,26 @@ class ChdbBackend:
     def query(self, sql: str) -> QueryResult:
         table = self._run(sql, "ArrowTable")
         columns = table.column_names
-        return QueryResult(columns, list(zip(*(table.column(c).to_pylist() for c in columns))))
+        values = [table.column(c).to_pylist() for c in columns]
+        wide = [i for i, field in enumerate(table.schema) if pa.types.is_fixed_size_binary(field.type)
+                and field.type.byte_width in (16, 32)]
+        if wide:
+            self._wide_integers(sql, values, wide)
+        return QueryResult(columns, list(zip(*values)))
+
+    def _wide_integers(self, sql: str, values: list[list[Any]], candidates: list[int]) -> None:
+        """Turn (U)Int128/256 columns into ints, as the server backend returns them: chDB's
+        Arrow output gives their little-endian bytes, which a ``FixedString(16)`` shares, so
+        the result's types are asked for (only when such a column is there). A statement
+        that cannot be described (not a SELECT) keeps the bytes."""
+        try:
+            types = self._run(f"DESCRIBE TABLE ({sql.strip().rstrip(';')})", "ArrowTable").column("type").to_pylist()
+        except QueryError:
+            return
+        for i in candidates:
+            kind = _WIDE_INTEGERS.get(types[i].removeprefix("Nullable(").rstrip(")"))
+            if kind is not None:
+                values[i] = [None if v is None else int.from_bytes(v, "little", signed=kind) for v in values[i]]
 
     def insert(self, table: str, data: pa.Table, settings: dict[str, Any] | None = None) -> None:
         """``INSERT ... SELECT FROM Python(batch)``: chDB reads the Arrow buffers in place,

@@ -62,6 +62,13 @@ def test_columns_in_rows_out(backend, scratch):
     assert result.rows[0][1].replace(tzinfo=UTC) == datetime.fromtimestamp(at / 1e6, UTC)
 
 
+def test_wide_integers_come_back_as_numbers(backend):
+    row = backend.query("SELECT toUInt128(1) AS a, toInt128(-2) AS b, toUInt256(3) AS c, toInt256(-5) AS d, "
+                        "CAST(NULL AS Nullable(UInt128)) AS e, toFixedString('0123456789abcdef', 16) AS f").rows[0]
+    assert row[:5] == (1, -2, 3, -5, None)
+    assert row[5] in (b"0123456789abcdef", "0123456789abcdef")  # the same width, but text: left as it is
+
+
 def test_duplicates_collapse_with_final_before_any_merge(backend, scratch):
     row = pa.table({"id": pa.array([str(uuid.uuid4())]), "at": pa.array([0], pa.timestamp("us", tz="UTC")),
                     "kind": pa.array(["a"]), "score": pa.array([None], pa.int16()), "n": pa.array([1], pa.uint64())})
