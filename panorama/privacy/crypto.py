@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from panorama.privacy.errors import CiphertextError
+from panorama.random_pool import random_bytes
 
 VERSION = "pii1"
 PREFIX = VERSION + "."
@@ -62,7 +63,7 @@ def is_sealed(value: object) -> bool:
 def seal(key: DataKey, value: str, path: str) -> str:
     """``value`` sealed under ``key`` for the field ``path``."""
     header = f"{PREFIX}{key.subject}.{key.kid}."
-    nonce = os.urandom(NONCE_SIZE)
+    nonce = random_bytes(NONCE_SIZE)
     blob = nonce + key.aead.encrypt(nonce, value.encode(), (header + path).encode())
     return header + binascii.b2a_base64(blob, newline=False).decode().replace("+", "-").replace("/", "_")
 
