@@ -21,6 +21,12 @@ from producers import InteractionProducer
 PREFETCH_RECORDS = 500
 
 
+def keys_ready(producer: InteractionProducer, records: Sequence[dict[str, Any]]) -> bool:
+    """Whether ``producer`` can seal ``records`` without a key-store round trip (always
+    without privacy): then :func:`prefetch_keys` has nothing to do."""
+    return producer.privacy is None or producer.privacy.ready_for(records)
+
+
 def prefetch_keys(producer: InteractionProducer, records: Sequence[dict[str, Any]]) -> None:
     """Make the keys of ``records``' customers cached in ``producer`` (no-op without
     privacy); KeyStoreUnavailable, a ProducerError, when the key store cannot be reached

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 from confluent_kafka import KafkaError, Message
 
-from connectors.privacy_keys import prefetch_keys
+from connectors.privacy_keys import keys_ready, prefetch_keys
 from panorama.errors import ContractError, ProducerError
 from panorama.settings import Settings
 from producers import InteractionProducer
@@ -103,7 +103,8 @@ class AckingProducer:
         try:
             async with self._sealing:  # held until sent: dead-lettering seals too, on the loop
                 records = [item.record for item in items if item.record is not None]
-                await anyio.to_thread.run_sync(prefetch_keys, producer, records)
+                if not keys_ready(producer, records):
+                    await anyio.to_thread.run_sync(prefetch_keys, producer, records)
                 encoded = self._encode(items)
                 for item, result in zip(items, encoded):
                     if isinstance(result, tuple):
@@ -123,8 +124,8 @@ class AckingProducer:
 
     def _encode(self, items: list[Item]) -> list[tuple[bytes, bytes] | ContractError]:
         """(value, key) of each item, or why it goes to the DLQ. CPU only, on the loop: the
-        items' data keys were fetched (or created) first, in a worker thread, because the key
-        store's Redis calls block (up to ``CDP_PRIVACY_REDIS_TIMEOUT_S`` each); running the
+        items' data keys were fetched (or created) first, in a worker thread unless every one
+        was cached already (``keys_ready``), because the key store's Redis calls block (up to ``CDP_PRIVACY_REDIS_TIMEOUT_S`` each); running the
         encoding there too cost a third of the throughput in thread hand-offs. Key-store
         failures (PrivacyError, RedisError, ProducerError) propagate to the caller."""
         producer = self._producer

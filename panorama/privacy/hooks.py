@@ -102,6 +102,25 @@ class Sealer:
         ready = self._ready[raw] = (keystore.generation, sealer)
         return ready
 
+    def ready_for(self, records: Iterable[Mapping[str, Any]]) -> bool:
+        """Whether sealing ``records`` needs no key-store round trip: every identity
+        combination among them was sealed for before, under the current generation, and the
+        forget check is not due. The collector then seals on its event loop without first
+        sending a :meth:`prefetch` to a worker thread (per request: a thread hand-off and
+        ~3 µs per record of routing and subject lookups, for nothing in the steady state)."""
+        keystore = self.keystore
+        if keystore.refresh_due():
+            return False
+        generation, ready = keystore.generation, self._ready
+        for record in records:
+            try:
+                found = ready.get(_identity_tuple(record["identities"]))
+            except (TypeError, KeyError, AttributeError):
+                return False  # left to validation, after a prefetch that skips it too
+            if found is None or found[0] != generation or found[1] is None:
+                return False
+        return True
+
     def prefetch(self, records: Iterable[Any], route: Callable[[Mapping[str, Any]], bytes]) -> None:
         """Fetch or create the data keys and forgotten-verdicts of a batch in one round trip
         (``send_and_wait``, imports) instead of one per new customer. ``route`` gives an

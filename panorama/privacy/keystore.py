@@ -123,6 +123,10 @@ class KeyStore:
 
     # -- cache freshness -----------------------------------------------------------------
 
+    def refresh_due(self) -> bool:
+        """Whether the next :meth:`refresh` looks at Redis."""
+        return time.monotonic() >= self._next_check
+
     def refresh(self, force: bool = False) -> bool:
         """Drop every cached key and verdict if a forget or grant happened since the last
         look (looks at most every ``refresh_s`` unless ``force``). True when dropped."""

@@ -101,3 +101,25 @@ def test_a_reader_opens_events_sealed_after_consent_before_its_next_refresh(sett
     key = reader.existing_key(subject)
     assert key is not None and unseal(key, parse(sealed, "identities.email"), "identities.email") == "new@example.com"
 
+
+
+def test_the_sealer_is_ready_only_for_customers_it_sealed_for_and_until_a_forget(settings):
+    from panorama.privacy.hooks import Sealer
+    from producers.keys import RoutingKeys
+
+    settings = settings.model_copy(update={"privacy_refresh_s": 0.05})
+    sealer, route = Sealer(settings), RoutingKeys(settings.routing_key_secret.get_secret_value().encode())
+    ana, bob = ({"identities": {"user_id": u, "email": f"{u}@example.com"}} for u in ("ready-ana", "ready-bob"))
+    assert not sealer.ready_for([ana])  # never sealed for: the collector prefetches in a thread first
+    sealer.seal(ana, route.for_identities(ana["identities"]))
+    assert sealer.ready_for([ana]) and not sealer.ready_for([ana, bob])
+    assert not sealer.ready_for([{"identities": None}])  # left to validation and the prefetch
+    import time
+    time.sleep(0.06)
+    assert not sealer.ready_for([ana])  # the forget check is due: that is a round trip too
+    sealer.keystore.refresh()
+    assert sealer.ready_for([ana])
+    store(settings).forget([route.for_identities(ana["identities"]).decode()], at_us=1)
+    time.sleep(0.06)
+    sealer.keystore.refresh()
+    assert not sealer.ready_for([ana])  # a new generation: every verdict is worked out again
