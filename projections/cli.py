@@ -41,8 +41,8 @@ def _with_settings(command, settings: Callable[[], Settings]):
     @functools.wraps(command)
     def run(*args, **kwargs):
         return command(settings(), *args, **kwargs)
-    run.__signature__ = inspect.signature(command).replace(
-        parameters=list(inspect.signature(command).parameters.values())[1:])
+    signature = inspect.signature(command, eval_str=True)  # typer reads Annotated options from it, not strings
+    run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
     return run
 
 
