@@ -7,7 +7,7 @@ after the first is closed.
 
 ClickHouse marks a directory as held by ``flock`` on its ``status`` file (which names the
 holder's PID). Opening waits up to ``wait_for_lock`` seconds for another process to let go:
-a `cdp sql` or API query opens the store for ~30 ms, and a sink starting meanwhile must not
+a `cdp sql` or API query opens the store for ~0.1 s, and a sink starting meanwhile must not
 fail because of it.
 """
 
