@@ -73,8 +73,7 @@ def sink(
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     sizes = {} if batch_size is None else {"batch_size": batch_size}
-    with analytics_store(settings) as store:
-        backend = SerializedBackend(store)
+    with analytics_store(settings) as store, serving_queries(backend := SerializedBackend(store), settings):
         events_sink = EventsSink(
             settings, backend, **sizes, batch_seconds=batch_seconds,
             on_batch=lambda stats, n: logging.getLogger("projections.sink").info(
@@ -86,8 +85,7 @@ def sink(
                 "committed %d records (total %d)", n, stats.events),
         )
         try:
-            with serving_queries(backend, settings), \
-                    running_beside(record_sink, lambda: bool(stopping), until_caught_up) as should_stop:
+            with running_beside(record_sink, lambda: bool(stopping), until_caught_up) as should_stop:
                 stats = events_sink.run(should_stop, until_caught_up=until_caught_up)
         except KeyboardInterrupt:
             stats = events_sink.stats

@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from panorama.errors import StoreUnavailable
 from panorama.settings import Settings
 from projections.avro_input import sql_string
 from projections.backend import Backend, open_backend
@@ -72,11 +73,7 @@ def run_read_only(settings: Settings, sql: str, max_rows: int = DEFAULT_ROWS) ->
     :class:`~panorama.errors.StoreUnavailable` when the store cannot be reached or another
     process that does not serve queries holds it."""
     started = time.perf_counter()
-    if settings.clickhouse_url:
-        answer = _opened(settings, sql, max_rows)
-    elif (answer := ask(socket_path(settings.chdb_path), sql, max_rows, TIMEOUT_S + SOCKET_SLACK_S)) is None:
-        with _OPENING:
-            answer = _opened(settings, sql, max_rows)
+    answer = _opened(settings, sql, max_rows) if settings.clickhouse_url else _on_chdb(settings, sql, max_rows)
     return _shaped(answer, max_rows, started)
 
 
@@ -99,6 +96,21 @@ def serving_queries(backend: Backend, settings: Settings) -> AbstractContextMana
     if settings.clickhouse_url:
         return nullcontext()
     return listening(socket_path(settings.chdb_path), functools.partial(execute, backend))
+
+
+def _on_chdb(settings: Settings, sql: str, max_rows: int) -> dict[str, Any]:
+    """Through the sink's socket, else in this process. A store found held after all is
+    asked for once more: a sink that was starting serves within a fraction of a second."""
+    path = socket_path(settings.chdb_path)
+    if (answer := ask(path, sql, max_rows, TIMEOUT_S + SOCKET_SLACK_S)) is not None:
+        return answer
+    with _OPENING:
+        try:
+            return _opened(settings, sql, max_rows)
+        except StoreUnavailable:
+            if (answer := ask(path, sql, max_rows, TIMEOUT_S + SOCKET_SLACK_S)) is None:
+                raise
+            return answer
 
 
 def _opened(settings: Settings, sql: str, max_rows: int) -> dict[str, Any]:
