@@ -1,5 +1,6 @@
 """`cdp sink` as a subprocess of a test, against the test's stack and data directory, and
-waits on what it serves through its query socket."""
+waits on what it serves through its query socket; a process that holds the store and
+serves nothing."""
 
 from __future__ import annotations
 
@@ -50,3 +51,18 @@ def wait_until_sunk(settings: Settings, events: int, timeout: float = 60) -> Non
     while (held := int(ask(socket_path(settings.chdb_path), "SELECT count() FROM events", 1, 10)["data"][0][0])) < events:
         assert time.monotonic() < deadline, f"only {held} of {events} events sunk"
         time.sleep(0.2)
+
+
+@contextmanager
+def held_store(settings: Settings) -> Iterator[subprocess.Popen]:
+    """Another process holding the chDB directory, as `cdp replay` does, answering no queries."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from projections.chdb_backend import "
+         "ChdbBackend; held = ChdbBackend(Path(sys.argv[1])); print('held', flush=True); time.sleep(300)",
+         str(settings.chdb_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(10)

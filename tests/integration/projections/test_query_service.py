@@ -11,7 +11,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 
@@ -25,7 +24,8 @@ from projections.query_service import run_read_only
 from projections.query_socket import ask, socket_path
 from tests.integration.projections.conftest import cdp_env
 from tests.integration.projections.population import population
-from tests.integration.projections.sink_process import CDP, running_sink, start_sink, wait_until_served, wait_until_sunk
+from tests.integration.projections.sink_process import (
+    CDP, held_store, running_sink, start_sink, wait_until_served, wait_until_sunk)
 
 pytestmark = pytest.mark.integration
 
@@ -137,19 +137,11 @@ def test_a_stale_socket_of_a_killed_sink_does_not_break_queries(store_settings, 
 
 
 def test_a_holder_that_serves_no_queries_makes_the_store_unavailable_naming_it(store_settings):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from projections.chdb_backend import "
-         "ChdbBackend; held = ChdbBackend(Path(sys.argv[1])); print('held', flush=True); time.sleep(120)",
-         str(store_settings.chdb_path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_store(store_settings) as holder:
         started = time.monotonic()
         with pytest.raises(StoreUnavailable, match=f"PID: {holder.pid}"):
             run_read_only(store_settings, "SELECT 1")
         assert time.monotonic() - started < 5, "waits about a second, not the sink's five"
-    finally:
-        holder.kill()
-        holder.wait(10)
 
 
 def test_a_sink_starting_while_a_query_holds_the_store_waits_for_it(store_settings, tmp_path):

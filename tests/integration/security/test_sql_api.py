@@ -18,7 +18,7 @@ from panorama.stack.topics import ensure_topics
 from producers import InteractionProducer
 from tests.integration.connectors.server import running_api
 from tests.integration.projections.population import population
-from tests.integration.projections.sink_process import running_sink, wait_until_sunk
+from tests.integration.projections.sink_process import held_store, running_sink, wait_until_sunk
 
 pytestmark = pytest.mark.integration
 
@@ -171,3 +171,16 @@ def test_every_statement_is_audited_with_its_outcome(world):
     sql(world, f"SELECT '{marker}'", "analyst@b")
     [denied] = [e for e in audit_trail(world, "analyst@b", 1) if marker in e["details"]["statement"]]
     assert (denied["outcome"], denied["details"]["reason"]) == ("denied", "workspace_not_served")
+
+
+def test_a_store_held_by_a_process_that_serves_no_queries_is_a_503_to_retry(stack, tmp_path):
+    mine = stack.model_copy(update={"topic_prefix": f"q{uuid.uuid4().hex[:8]}", "data_dir": tmp_path})
+    ensure_topics(mine)
+    store = KeyStore(mine)
+    key, _ = store.create("analyst-1", "analyst")
+    store.close()
+    with held_store(mine) as holder, running_api(mine) as url:
+        answer = httpx.post(url + "/v1/sql", json={"query": "SELECT 1"}, headers={"Authorization": f"Bearer {key}"},
+                            timeout=60)
+    assert f"PID: {holder.pid}" in refused(answer, 503, "analytics_store_unavailable")
+    assert answer.headers["Retry-After"] == "5"
