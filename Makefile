@@ -48,8 +48,8 @@ status:
 demo:
 	$(BIN)/cdp demo --customers $(DEMO_CUSTOMERS)
 
-# chDB lets one process open its directory, so locally the sink runs until it has caught
-# up and then lets go (against a ClickHouse server, run `cdp sink` continuously instead).
+# The sink runs until it has caught up and then lets go of the chDB directory (one process
+# may open it; a `cdp sink` left running answers `cdp sql` and POST /v1/sql meanwhile).
 run: up demo
 	$(BIN)/cdp sink --until-caught-up
 	@echo ""
@@ -62,6 +62,7 @@ run: up demo
 	@echo "  $(BIN)/cdp segments create NAME --rule JSON  a live segment (README: Segments for marketing)"
 	@echo "  $(BIN)/cdp keys create --role admin --name you   a key for the API (nothing but /health answers without one)"
 	@echo "  curl -H 'Authorization: Bearer KEY' 'localhost:8080/v1/profiles?identity=user_id:u-000001'"
+	@echo "  curl -H 'Authorization: Bearer ANALYST_KEY' -d '{\"query\": \"SELECT * FROM rfm LIMIT 5\"}' localhost:8080/v1/sql"
 	@echo "  curl -u WRITE_KEY: localhost:8080/v1/track  the Segment-compatible collector (cdp keys create --role ingest)"
 	@echo "  curl localhost:8080/health                 the API; /metrics for Prometheus (admin or auditor key)"
 	@echo "  make down                                  stop everything"

@@ -1,5 +1,6 @@
 """The platform's HTTP API (port 8080 by default): the collector (write keys), the profile
-read API, key management and the audit log (API keys with roles), health and metrics.
+read API, segments, read-only SQL for analysts, key management and the audit log (API keys
+with roles), health and metrics.
 
 Nothing but ``/health`` answers without a key, even on the local stack: see
 ``panorama.security`` for the roles and ``docs/openapi.json`` for every route.
@@ -19,6 +20,7 @@ from panorama import __version__
 from panorama.gc_pauses import quiet_full_collections
 from panorama.profile_api import install_profile_api
 from panorama.segments_api import segments_router
+from panorama.sql_api import sql_router
 from panorama.security.auth import ApiProblem, invalid_request, refusals
 from panorama.security.guard import Guard
 from panorama.security.routes import security_router
@@ -43,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(collector_router(settings))
     install_profile_api(app, guard)
     app.include_router(segments_router(guard))
+    app.include_router(sql_router(guard))
     app.include_router(security_router(guard))
 
     @app.exception_handler(ApiProblem)

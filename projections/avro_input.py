@@ -142,3 +142,9 @@ def _non_null(node: Any) -> Any:
 def sql_string(text: str) -> str:
     """``text`` as a ClickHouse string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def settings_sql(settings: dict[str, Any]) -> str:
+    """``settings`` as the body of a SETTINGS clause: ``name = value, ...``."""
+    return ", ".join(f"{name} = {sql_string(value) if isinstance(value, str) else value}"
+                     for name, value in settings.items())

@@ -52,6 +52,11 @@ class Backend(Protocol):
 
     def query(self, sql: str) -> QueryResult: ...
 
+    def query_bytes(self, sql: str, fmt: str) -> bytes:
+        """The result as the engine writes it in its output format ``fmt`` (``JSONCompact``):
+        its own column types and value encoding, the same from chDB and from a server."""
+        ...
+
     def insert(self, table: str, data: pa.Table, settings: dict[str, Any] | None = None) -> None: ...
 
     def insert_avro(self, statement: AvroInsert, container: bytes, settings: dict[str, Any] | None = None) -> None:
@@ -62,12 +67,14 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def open_backend(settings: Settings) -> Backend:
-    """The server named by ``CDP_CLICKHOUSE_URL`` if set, otherwise chDB at ``settings.chdb_path``."""
+def open_backend(settings: Settings, wait_for_lock: float | None = None) -> Backend:
+    """The server named by ``CDP_CLICKHOUSE_URL`` if set, otherwise chDB at ``settings.chdb_path``,
+    waiting up to ``wait_for_lock`` s (default :data:`~projections.chdb_backend.LOCK_WAIT_S`)
+    while another process holds its directory."""
     if settings.clickhouse_url:
         from projections.server_backend import ServerBackend
 
         return ServerBackend(settings.clickhouse_url)
-    from projections.chdb_backend import ChdbBackend
+    from projections.chdb_backend import LOCK_WAIT_S, ChdbBackend
 
-    return ChdbBackend(settings.chdb_path)
+    return ChdbBackend(settings.chdb_path, LOCK_WAIT_S if wait_for_lock is None else wait_for_lock)

@@ -4,42 +4,43 @@ chDB admits one open data directory per process and one process per directory, s
 process that runs the sink is also the one that answers queries (see ``docs/analytics.md``,
 "Who owns the embedded store"). Opening a second directory in the same process works only
 after the first is closed.
+
+ClickHouse marks a directory as held by ``flock`` on its ``status`` file (which names the
+holder's PID). Opening waits up to ``wait_for_lock`` seconds for another process to let go:
+a `cdp sql` or API query opens the store for ~0.1 s, and a sink starting meanwhile must not
+fail because of it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+import time
 from itertools import count
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from panorama.errors import ProjectionError, QueryError
-from projections.avro_input import AvroInsert, sql_string
+from panorama.errors import ProjectionError, QueryError, StoreUnavailable
+from projections.avro_input import AvroInsert, settings_sql, sql_string
 from projections.backend import QueryResult
 
 
 _WIDE_INTEGERS = {"UInt128": False, "UInt256": False, "Int128": True, "Int256": True}  # type -> signed
 SPOOL_DIR = "avro-spool"  # under the data directory: Avro containers on their way in
+LOCK_WAIT_S = 5.0  # how long opening waits for another process to close the directory
+_LOCK_POLL_S = 0.05
 
 
 class ChdbBackend:
     name = "chdb"
 
-    def __init__(self, path: Path):
-        from chdb import session
-
+    def __init__(self, path: Path, wait_for_lock: float = LOCK_WAIT_S):
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        try:
-            self._session = session.Session(str(path))
-        except Exception as e:  # noqa: BLE001 - chDB raises RuntimeError or ChdbError
-            raise ProjectionError(
-                f"chDB could not open {path}: {e}. Only one process may open an embedded "
-                "ClickHouse directory: query through the process that holds it (`cdp sql` "
-                "does that when `cdp sink` runs) or stop it first."
-            ) from e
+        self._session = _open_session(path, wait_for_lock)
         self._spool = path / SPOOL_DIR
         shutil.rmtree(self._spool, ignore_errors=True)  # what a killed process left behind
         self._spool.mkdir()
@@ -57,6 +58,9 @@ class ChdbBackend:
         if wide:
             self._wide_integers(sql, values, wide)
         return QueryResult(columns, list(zip(*values)))
+
+    def query_bytes(self, sql: str, fmt: str) -> bytes:
+        return self._run(sql, fmt).bytes()
 
     def _wide_integers(self, sql: str, values: list[list[Any]], candidates: list[int]) -> None:
         """Turn (U)Int128/256 columns into ints, as the server backend returns them: chDB's
@@ -77,8 +81,8 @@ class ChdbBackend:
         which measured faster here than streaming Arrow IPC bytes through ``send_insert``."""
         batch = data  # noqa: F841 - chDB's Python() table function finds it by name in this frame
         columns = ", ".join(f"`{c}`" for c in data.column_names)
-        settings_sql = f" SETTINGS {_settings_sql(settings)}" if settings else ""
-        self._run(f"INSERT INTO {table} ({columns}){settings_sql} SELECT * FROM Python(batch)", "TSVRaw")
+        clause = f" SETTINGS {settings_sql(settings)}" if settings else ""
+        self._run(f"INSERT INTO {table} ({columns}){clause} SELECT * FROM Python(batch)", "TSVRaw")
 
     def insert_avro(self, statement: AvroInsert, container: bytes, settings: dict[str, Any] | None = None) -> None:
         """``INSERT ... SELECT ... FROM file(path, Avro, structure)``. chDB's streaming insert
@@ -89,8 +93,8 @@ class ChdbBackend:
         spooled.write_bytes(container)
         try:
             source = f"file({sql_string(str(spooled))}, 'Avro', {sql_string(statement.structure)})"
-            settings_sql = f" SETTINGS {_settings_sql(settings)}" if settings else ""
-            self._run(statement.sql(source, settings_sql), "TSVRaw")
+            clause = f" SETTINGS {settings_sql(settings)}" if settings else ""
+            self._run(statement.sql(source, clause), "TSVRaw")
         finally:
             spooled.unlink()
 
@@ -105,5 +109,45 @@ class ChdbBackend:
             raise QueryError(f"chDB at {self.path} refused the statement: {e}") from e
 
 
-def _settings_sql(settings: dict[str, Any]) -> str:
-    return ", ".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in settings.items())
+def held_by(path: Path) -> str | None:
+    """Who holds the chDB directory ``path`` (``PID: 1234``, from its status file) if another
+    process has it open; ``None`` if nobody does, or only this process (chDB opens a second
+    session on a directory this process holds)."""
+    status = path / "status"
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except FileNotFoundError:  # ClickHouse removes it on close
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = next(iter(status.read_text(errors="replace").splitlines()), "") or "another process"
+            return None if holder == f"PID: {os.getpid()}" else holder
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _open_session(path: Path, wait_for_lock: float) -> Any:
+    """A chDB session on ``path``, waiting up to ``wait_for_lock`` s while another process
+    holds it (checked before each try, so chDB does not print a lock error per try)."""
+    from chdb import session
+
+    deadline = time.monotonic() + wait_for_lock
+    while True:
+        holder = held_by(path)
+        if holder is None:
+            try:
+                return session.Session(str(path))
+            except Exception as e:  # noqa: BLE001 - chDB raises RuntimeError or ChdbError
+                holder = held_by(path)  # taken between the check and the open?
+                if holder is None:
+                    raise ProjectionError(f"chDB could not open {path}: {e}") from e
+        if time.monotonic() >= deadline:
+            raise StoreUnavailable(
+                f"chDB could not open {path}: another process holds it ({holder}). Only one process "
+                "may open an embedded ClickHouse directory: `cdp sql` and the API query through a "
+                "running `cdp sink`; stop any other holder (`cdp replay`, `cdp migrate`) first.")
+        time.sleep(_LOCK_POLL_S)

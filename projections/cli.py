@@ -3,11 +3,11 @@
 
 Registered on the main app by :func:`register`.
 
-Who answers a query in local mode: chDB lets one process open the data directory, so
-`cdp sql` opens it itself when nothing else holds it; while `cdp sink` runs, the sink
-process owns it and `cdp sql` fails with a message saying so (stop the sink, or query
-through the API process once it hosts the sink). With ``CDP_CLICKHOUSE_URL`` any number
-of processes query the server.
+Who answers a query in local mode: chDB lets one process open the data directory. While
+`cdp sink` runs, the sink holds it and answers `cdp sql` (and the API's ``POST /v1/sql``)
+on its query socket; otherwise `cdp sql` opens the store itself for the one statement
+(:mod:`projections.query_service`). With ``CDP_CLICKHOUSE_URL`` any number of processes
+query the server.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from panorama.settings import Settings
+from projections.readonly import DEFAULT_ROWS, MAX_ROWS
 
 console = Console(stderr=True)
 
@@ -41,8 +42,8 @@ def _with_settings(command, settings: Callable[[], Settings]):
     @functools.wraps(command)
     def run(*args, **kwargs):
         return command(settings(), *args, **kwargs)
-    run.__signature__ = inspect.signature(command).replace(
-        parameters=list(inspect.signature(command).parameters.values())[1:])
+    signature = inspect.signature(command, eval_str=True)  # typer reads Annotated options from it, not strings
+    run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
     return run
 
 
@@ -61,7 +62,9 @@ def sink(
     until_caught_up: Annotated[bool, typer.Option("--until-caught-up", help="exit once the log is fully sunk")] = False,
 ) -> None:
     """Run the sinks in the foreground: interaction log -> ClickHouse `event_log`, and the
-    identity, signal, profile and segment records -> the customer tables (on a thread)."""
+    identity, signal, profile and segment records -> the customer tables (on a thread);
+    with chDB, also answer `cdp sql` and the API's queries meanwhile (the query socket)."""
+    from projections.query_service import serving_queries
     from projections.record_sink import RecordSink, SerializedBackend, running_beside
     from projections.sink import EventsSink
     from projections.store import analytics_store
@@ -70,8 +73,7 @@ def sink(
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     sizes = {} if batch_size is None else {"batch_size": batch_size}
-    with analytics_store(settings) as store:
-        backend = SerializedBackend(store)
+    with analytics_store(settings) as store, serving_queries(backend := SerializedBackend(store), settings):
         events_sink = EventsSink(
             settings, backend, **sizes, batch_seconds=batch_seconds,
             on_batch=lambda stats, n: logging.getLogger("projections.sink").info(
@@ -94,26 +96,28 @@ def sink(
 
 def sql(
     settings: Settings,
-    query: Annotated[str, typer.Argument(help="one read-only statement: SELECT, WITH, SHOW, DESCRIBE, EXPLAIN")],
+    query: Annotated[str, typer.Argument(help="one read-only statement: SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per row")] = False,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1, max=MAX_ROWS, help="rows to print at most")] = DEFAULT_ROWS,
 ) -> None:
-    """Run a read-only SQL query against the analytics store and print the rows."""
+    """Run a read-only SQL query against the analytics store and print the rows (works while
+    `cdp sink` runs: the sink answers it)."""
     from rich.table import Table
 
-    from projections.readonly import read_only_sql
-    from projections.store import analytics_store
+    from projections.query_service import run_read_only
 
-    statement = read_only_sql(query)
-    with analytics_store(settings) as backend:
-        result = backend.query(statement)
+    answer = run_read_only(settings, query, max_rows)
+    names = [column["name"] for column in answer.columns]
     if as_json:
-        for row in result.as_dicts():
-            print(json.dumps(row, default=str, ensure_ascii=False))
-        return
-    table = Table(*result.columns)
-    for row in result.rows:
-        table.add_row(*(str(v) for v in row))
-    Console().print(table)
+        for row in answer.rows:
+            print(json.dumps(dict(zip(names, row)), ensure_ascii=False))
+    else:
+        table = Table(*names)
+        for row in answer.rows:
+            table.add_row(*(str(v) for v in row))
+        Console().print(table)
+    if answer.truncated:
+        console.print(f"[yellow]![/yellow] only the first {max_rows:,} rows; --max-rows for more")
 
 
 def replay(settings: Settings, yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False) -> None:

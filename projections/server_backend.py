@@ -34,6 +34,9 @@ class ServerBackend:
         result = self._call(self._client.query, sql)
         return QueryResult(list(result.column_names), [tuple(r) for r in result.result_rows])
 
+    def query_bytes(self, sql: str, fmt: str) -> bytes:
+        return self._call(self._client.raw_query, sql, fmt=fmt)
+
     def insert(self, table: str, data: pa.Table, settings: dict[str, Any] | None = None) -> None:
         self._call(self._client.insert_arrow, table, data, settings=settings or {})
 

@@ -59,11 +59,12 @@ _WHY = {
 }
 
 
-def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the refusals a route can answer (same body as the collector's)."""
+def refusals(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the refusals a route can answer (same body as the collector's);
+    ``why`` replaces the usual description of a status where the route means something else."""
     from connectors.collector.openapi_schemas import Refused
 
-    return {status: {"model": Refused, "description": _WHY[status]} for status in statuses}
+    return {status: {"model": Refused, "description": (why or {}).get(status, _WHY[status])} for status in statuses}
 
 
 def invalid_request(error: RequestValidationError) -> ApiProblem:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from panorama.errors import ReadOnlyQueryError
-from projections.readonly import check_read_only, read_only_sql
+from projections.readonly import check_read_only, refuse_escapes, with_limits
 
 
 @pytest.mark.parametrize("sql", [
@@ -23,6 +23,32 @@ def test_anything_else_is_refused_with_the_reason(sql):
         check_read_only(sql)
 
 
-def test_selects_also_run_with_the_engine_read_only_setting():
-    assert read_only_sql("SELECT 1;").endswith("SETTINGS readonly = 2")
-    assert read_only_sql("SHOW TABLES") == "SHOW TABLES"
+@pytest.mark.parametrize(("rendered", "problem"), [
+    ("SELECT 1 INTO OUTFILE '/tmp/x'", "INTO OUTFILE"),
+    ("SELECT file('/proc/self/environ')", "file()"),
+    ("SELECT * FROM FILE('/etc/passwd', 'LineAsString')", "FILE()"),
+    ("SELECT * FROM Python(frame)", "Python()"),
+    ("DESCRIBE TABLE url('http://10.0.0.1/', 'CSVWithNames')", "DESCRIBE of a table function"),
+    ("SELECT 1 FORMAT JSON", "FORMAT JSON"),
+    ("SELECT 1 FORMAT CSV SETTINGS max_threads = 1", "FORMAT CSV"),
+])
+def test_reads_that_leave_the_store_are_refused_naming_what(rendered, problem):
+    with pytest.raises(ReadOnlyQueryError, match="not allowed") as refused:
+        refuse_escapes(rendered)
+    assert problem in str(refused.value)
+
+
+@pytest.mark.parametrize("rendered", [
+    "SELECT 'file(' AS a, 'x INTO OUTFILE y' AS b, `python(` FROM t",
+    "SELECT profile_file(x), format('{}', 1) FROM t",
+    "DESCRIBE TABLE events", "DESCRIBE TABLE (SELECT 1)", "SELECT 'it\\'s file(' FROM t",
+])
+def test_the_same_words_in_literals_names_or_other_functions_pass(rendered):
+    refuse_escapes(rendered)
+
+
+def test_statements_run_read_only_with_their_limits():
+    statement = with_limits("SELECT 1", 10, 30, {"date_time_output_format": "iso"})
+    assert statement == ("SELECT 1\nSETTINGS readonly = 1, max_execution_time = 30, max_result_rows = 11, "
+                         "result_overflow_mode = 'break', limit = 11, date_time_output_format = 'iso'")
+    assert "limit" not in with_limits("EXPLAIN SELECT 1", 10, 30, {}).replace("max_result_rows", "")
