@@ -116,13 +116,19 @@ def _worker_rate(settings: Settings, count: int) -> float:
     return (n1 - n0) / (t1 - t0)
 
 
-def _paced(count: int, rate: float, act) -> list[float]:
-    """Call ``act(i)`` ``count`` times at ``rate`` per second; return each call's seconds."""
+OFFER_TICK_S = 0.001  # the offered load wakes once a millisecond (5 events at 5,000 ev/s), as a collector's batches do
+
+
+def _paced(count: int, rate: float, act, tick_s: float = 0.0) -> list[float]:
+    """Call ``act(i)`` ``count`` times at ``rate`` per second; return each call's seconds.
+    With ``tick_s`` the calls that fell due are made together, waking once per tick
+    instead of once per call: at 5,000 events/s a sleep per event cost the offering
+    producer ~a fifth of a core of wake-ups, taken from the pipeline it measures."""
     took, started = [], time.perf_counter()
     for i in range(count):
         delay = started + i / rate - time.perf_counter()
         if delay > 0:
-            time.sleep(delay)
+            time.sleep(max(delay, tick_s))
         t0 = time.perf_counter()
         act(i)
         took.append(time.perf_counter() - t0)
@@ -199,7 +205,7 @@ def _end_to_end(settings: Settings, target, records: list[dict], rate: float, wa
         offered = records[warm:]
         with _collector_gc():
             time.sleep(3)  # past the child's ``since``
-            _paced(len(offered), rate, lambda i: producer.send(offered[i] | {"received_at": now_us()}))
+            _paced(len(offered), rate, lambda i: producer.send(offered[i] | {"received_at": now_us()}), tick_s=OFFER_TICK_S)
     time.sleep(1)
     stop.set()
     found = out.get(timeout=60)

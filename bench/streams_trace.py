@@ -37,7 +37,7 @@ from panorama.settings import Settings
 from panorama.stack.topics import ensure_topics
 from producers import InteractionProducer
 from schemas.codec import InteractionCodec
-from bench.streams_bench import _collector_gc, _events, _paced
+from bench.streams_bench import OFFER_TICK_S, _collector_gc, _events, _paced
 from streams.worker import ProfileWorker, next_batch
 
 SLOW_MS = 100
@@ -245,7 +245,7 @@ def trace(settings: Settings, records: list[dict], rate: float) -> dict:
             time.sleep(max(0.0, (since - now_us()) / 1e6) + 0.2)
             sampler.start()
             gc.callbacks.append(on_gc)
-            _paced(len(offered), rate, send)
+            _paced(len(offered), rate, send, tick_s=OFFER_TICK_S)
     gc.callbacks.remove(on_gc)
     time.sleep(1)
     sampler.done.set()
