@@ -98,6 +98,7 @@ class InteractionProducer:
         self._since_poll = 0
         config = producer_config(settings) | {"on_delivery": self._count_delivery} | config_overrides
         self._producer = Producer(config)
+        self._closed = False
 
     # -- sending ---------------------------------------------------------------------
 
@@ -250,8 +251,12 @@ class InteractionProducer:
         otherwise live, and retry its broker, until the interpreter exits. Also closes the
         key store's Redis client. Leaving a ``with`` block calls it after flushing; call
         :meth:`flush` first for anything that must be delivered."""
+        if self._closed:
+            return
+        self._closed = True
         self._producer.purge()
         self._producer.flush(5.0)  # serves the purge's reports, local, so at once (1 s fell short under load)
+        self._producer.close()  # else the handle reconnects to its broker until the garbage collector finds it
         self.encoder.close()
 
     def __len__(self) -> int:

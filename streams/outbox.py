@@ -96,5 +96,13 @@ class OutboxPublisher:
         return len(acked)
 
     def close(self) -> int:
-        """Wait for what is in flight and delete what Kafka acknowledged; return how many."""
-        return self._settle(self.timeout_s)
+        """Wait for what is in flight and delete what Kafka acknowledged; return how many.
+        Shuts the producer down either way (a live handle keeps reconnecting to its broker);
+        what Kafka did not acknowledge stays pending in Redis for the next owner."""
+        try:
+            return self._settle(self.timeout_s)
+        finally:
+            if self._producer is not None:
+                self._producer.purge()
+                self._producer.close()
+                self._producer = None

@@ -118,6 +118,7 @@ class ProfileWorker:
             self._consumer.close()
             if self._dlq is not None:
                 self._dlq.flush(30)
+                self._dlq.close()
             # last: it raises when Kafka refused a record (which stays pending for the next owner)
             self.stats.published += self.outbox.close()
 

@@ -144,3 +144,4 @@ class AckingProducer:
         """Stop polling and flush (on the loop's thread: callbacks must not run elsewhere)."""
         self._pump_task.cancel()
         self._producer.flush(timeout)
+        self._producer.close()

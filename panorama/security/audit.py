@@ -115,7 +115,16 @@ class AuditLog:
             raise AuditError(f"{what} was not written to {self.topic}: {problem}")
 
     def close(self) -> None:
+        """Wait for what is in flight (up to the timeout), then shut the producer down: a
+        handle left to the garbage collector keeps reconnecting to its broker until the
+        interpreter exits (test sessions printed dozens of refused connections after
+        their broker stopped). Safe to call twice."""
+        if self._producer is None:
+            return
         self._producer.flush(self._timeout)
+        self._producer.purge()  # what the broker never acknowledged is lost to this writer either way
+        self._producer.close()
+        self._producer = None
 
     def __enter__(self) -> AuditLog:
         return self
