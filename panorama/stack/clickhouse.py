@@ -10,11 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from panorama.errors import StackError
+from panorama.errors import PanoramaError, StackError
 
 
 def chdb_version(path: Path) -> str:
-    """Open the embedded engine at ``path``, return its version, close it again."""
+    """The version of the embedded engine at ``path``: asked of the `cdp sink` that holds
+    it and serves queries (so `cdp status` does not call a running sink's store
+    unhealthy), else by opening it here and closing it again."""
+    from projections.query_socket import ask, socket_path
+
+    try:
+        served = ask(socket_path(path), "SELECT version()", 1, 5.0)
+    except PanoramaError as e:  # a sink that holds the store and does not answer
+        raise StackError(f"the cdp sink holding {path} did not answer: {e}") from e
+    if served is not None:
+        return f"{served['data'][0][0]}, held by cdp sink"
     try:
         from chdb import session
     except ImportError as e:  # pragma: no cover - chdb-core is a core dependency

@@ -95,6 +95,10 @@ def test_cdp_sql_answers_while_the_sink_holds_the_store(store_settings, tmp_path
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout) == {"n": len(records), "ids": len(records)}
         assert run_read_only(store_settings, "SELECT count() FROM events").rows == [[len(records)]]
+        status = subprocess.run([*CDP, "status", "--json"], env=cdp_env(store_settings), capture_output=True,
+                                text=True, timeout=120)
+        clickhouse = next(p for p in json.loads(status.stdout) if p["name"] == "clickhouse")
+        assert clickhouse["state"] == "running" and "held by cdp sink" in clickhouse["detail"], status.stdout
     assert not path.exists(), "the sink removes its socket when it stops"
 
 
