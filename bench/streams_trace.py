@@ -59,8 +59,8 @@ class TracedWorker(ProfileWorker):
         self._batch: list[tuple[int, int, int, int]] = []
         for name in ("publish_signals", "_measure_lag"):
             setattr(self, name, self._timed(name.strip("_"), getattr(self, name)))
-        for name in ("load_partials", "commit"):
-            setattr(self.store, name, self._timed(name, getattr(self.store, name)))
+        for name in ("load_partials", "commit_writes"):
+            setattr(self.store, name, self._timed(name.removesuffix("_writes"), getattr(self.store, name)))
         self.sweeper.sweep = self._timed("sweep", self.sweeper.sweep)
         for name in ("publish", "settle"):
             setattr(self.outbox, name, self._timed(f"outbox {name}", getattr(self.outbox, name)))
@@ -82,20 +82,20 @@ class TracedWorker(ProfileWorker):
             self.phases.append((f"gc{info['generation']}", self._gc_started, now_us(), 0))
 
     def process(self, messages) -> None:
-        self._handed = now_us()
+        self._handed, self._batch = now_us(), []
         self._timed(f"process {len(messages)}", super().process)(messages)
 
     def _decode(self, messages):
         records = self._timed("decode", super()._decode)(messages)
-        self._batch = [(m.partition(), m.offset(), r["received_at"], m.timestamp()[1])
-                       for m, r in zip(messages, records)]
+        self._batch += [(m.partition(), m.offset(), r["received_at"], m.timestamp()[1])
+                        for m, r in zip(messages, records)]
         return records
 
-    def _process_partition(self, partition, batch) -> None:
-        self._batch = []
-        super()._process_partition(partition, batch)
-        stored = now_us()  # its transaction returned just before
+    def _commit(self, prepared) -> None:
+        super()._commit(prepared)
+        stored = now_us()  # the transaction of every partition of the batch returned just before
         self.events += [(*e, self._handed, stored) for e in self._batch]
+        self._batch = []
 
 
 def _worker(settings: Settings, since: int, ready, stop, out) -> None:

@@ -38,11 +38,16 @@ from streams.profiles.fold import Partial, apply
 from streams.signals.rules import SignalRules
 from streams.signals.sweep import SignalSweeper
 from streams.stats import LatencyHistogram, WorkerStats
-from streams.store import RECENT_EVENTS, LinkRequest, ProfileStore
+from streams.store import RECENT_EVENTS, LinkRequest, PartitionWrite, ProfileStore
 
 log = logging.getLogger(__name__)
 MAX_CACHED_PARTIALS = 200_000  # per worker; past it the cache is dropped and reloaded from Redis
 SWEEP_SLICE = 16  # customers per sweep call: one call holds the fold up for a few ms at most
+# A partition whose last slice was not full (nothing backlogged) rests this long before its
+# next sweep: each sweep call costs ~5 Redis round trips whatever it finds, and at 5,000
+# events/s the slices held 2-3 customers each, a third of the worker's CPU. Customers are
+# due a debounce (1 s) after their last event; they wait at most this much more.
+SWEEP_REST_S = 0.25
 OUTBOX_SCAN_S = 1.0  # every owned outbox is published at least this often (records another writer left)
 # Outbox records are durable in Redis before they are sent, so they can wait for fuller
 # batches: 10 ms sent ~170 produce requests a second at 5,000 events/s, CPU the broker
@@ -184,15 +189,18 @@ class ProfileWorker:
                     continue
                 raise StreamError(f"consuming {self.topic}: {msg.error()}")
             by_partition[msg.partition()].append(msg)
-        for partition, batch in by_partition.items():
-            if partition in self._positions:
-                self._process_partition(partition, batch)
+        prepared = [found for partition, batch in by_partition.items() if partition in self._positions
+                    and (found := self._fold_partition(partition, batch)) is not None]
+        if prepared:
+            self._commit(prepared)
 
-    def _process_partition(self, partition: int, batch: list[Message]) -> None:
+    def _fold_partition(self, partition: int, batch: list[Message]) -> tuple[PartitionWrite, list[dict]] | None:
+        """Fold ``batch`` into the partition's cached partials: (what to store, the records
+        folded), or None when every message was applied before."""
         expected = self._positions[partition]
         fresh = [m for m in batch if m.offset() > expected]
         if not fresh:
-            return
+            return None
         records = self._decode(fresh)
         cache = self._partials[partition]
         if len(cache) > MAX_CACHED_PARTIALS:
@@ -223,28 +231,37 @@ class ProfileWorker:
                 pairs = self.namer.nodes(record["identities"])
                 labels.update(pairs)
                 links.append(LinkRequest(tuple(n for n, _ in pairs), record["event_id"], record["occurred_at"]))
+        newest = {node: sorted(found)[-RECENT_EVENTS:] for node, found in recent.items()}
+        return PartitionWrite(partition, expected, fresh[-1].offset(), touched, links, labels, newest), records
+
+    def _commit(self, prepared: list[tuple[PartitionWrite, list[dict]]]) -> None:
+        """Store the folded batches of every partition in one transaction with their new
+        offsets. Fenced (another writer moved an offset): nothing was written, so every
+        partition of the batch is reloaded from Redis, its folded partials dropped."""
         if self._dlq is not None and self._dlq.flush(30):
             raise StreamError("dead-letter records still undelivered after 30 s; not advancing the position")
-        last = fresh[-1].offset()
+        writes = [write for write, _ in prepared]
         now = self.clock()
         try:
-            decisions = self.store.commit(self.topic, partition, expected, last, touched, links, labels,
-                                          {node: sorted(found)[-RECENT_EVENTS:] for node, found in recent.items()},
-                                          now, self.signal_debounce_us)
+            decided = self.store.commit_writes(self.topic, writes, now, self.signal_debounce_us)
         except FencedError as e:
             self.stats.fenced += 1
-            log.warning("%s; reloading partition %d", e, partition)
-            self._resync(partition)
+            log.warning("%s; reloading partitions %s", e, [w.partition for w in writes])
+            for write in writes:
+                self._resync(write.partition)
             return
-        self._positions[partition] = last
-        self.latency.observe_us([r["received_at"] for r in records], now_us())
-        self.stats.events += len(records)
-        self.stats.batches += 1
-        if any(isinstance(d, (Merge, Regroup)) for d in decisions):  # identity records queued in the outbox
-            self.turns.outbox_written(partition)
-        self.stats.merges += sum(1 for d in decisions if isinstance(d, Merge))
-        self.stats.regroups += sum(1 for d in decisions if isinstance(d, Regroup))
-        self.hints.advanced(partition, last + 1)
+        stored_at = now_us()
+        for write, records in prepared:
+            partition, decisions = write.partition, decided[write.partition]
+            self._positions[partition] = write.offset
+            self.latency.observe_us([r["received_at"] for r in records], stored_at)
+            self.stats.events += len(records)
+            self.stats.batches += 1
+            if any(isinstance(d, (Merge, Regroup)) for d in decisions):  # identity records queued in the outbox
+                self.turns.outbox_written(partition)
+            self.stats.merges += sum(1 for d in decisions if isinstance(d, Merge))
+            self.stats.regroups += sum(1 for d in decisions if isinstance(d, Regroup))
+            self.hints.advanced(partition, write.offset + 1)
 
     def _decode(self, messages: list[Message]) -> list[dict]:
         decoded, sources = [], []
@@ -305,7 +322,8 @@ class SignalTurns:
     ``budget_s`` is spent, events are waiting (``waiting()``, asked after every slice: a
     backfill folds at full speed, and a slice is all an arriving event waits for) or no
     slice evaluated anyone. One slice runs on every turn, so due sets always drain; what is
-    left stays due for the next turn. (At 5,000 ev/s on 2 shared cores the sweep took a
+    left stays due for the next turn; a partition with nothing backlogged rests
+    ``SWEEP_REST_S`` between sweeps. (At 5,000 ev/s on 2 shared cores the sweep took a
     third of the worker's CPU and its whole 5 ms budget on most turns; bench.streams_trace.)
 
     Only outboxes that may hold new records are read: those a sweep or a batch with merges
@@ -323,6 +341,7 @@ class SignalTurns:
         self._next = 0
         self._written: set[int] = set()
         self._scanned: float | None = None
+        self._rested: dict[int, float] = {}  # partition -> when its next sweep may run
 
     def outbox_written(self, partition: int) -> None:
         """Records were committed to ``partition``'s outbox outside a sweep."""
@@ -334,14 +353,17 @@ class SignalTurns:
             return 0, 0
         started = self.timer()
         deadline = started + self.budget_s
-        signals, drained = 0, set()
+        signals = 0
+        drained = {p for p in partitions if self._rested.get(p, started) > started}
         while len(drained) < len(partitions):
             partition = partitions[self._next % len(partitions)]
             self._next += 1
             if partition in drained:
                 continue
-            evaluated = self.sweeper.evaluated
+            evaluated, taken = self.sweeper.evaluated, self.sweeper.taken
             signals += self.sweeper.sweep(partition, now, SWEEP_SLICE)
+            if self.sweeper.taken - taken < SWEEP_SLICE:
+                self._rested[partition] = self.timer() + SWEEP_REST_S  # nothing backlogged there
             if self.sweeper.evaluated == evaluated:
                 drained.add(partition)  # nothing due, only forwards, or a lost WATCH race: next turn
             else:

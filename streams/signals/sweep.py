@@ -42,6 +42,7 @@ class SignalSweeper:
         self.limit = limit
         self.evaluated = 0
         self.changed = 0
+        self.taken = 0  # due entries read, the evaluated customers and the nodes forwarded or settled
         self._settle = store.redis.register_script(SETTLE_LUA)
         ns = self.keys.ns  # the namespace is the topic prefix (Settings.topics.segments / .profiles)
         self.segments = LiveSegments(SegmentStore(store.redis, ns, partitions), f"{ns}.segments", f"{ns}.profiles")
@@ -56,6 +57,7 @@ class SignalSweeper:
         if not due:
             return 0
         due = [(member.decode(), int(score)) for member, score in due]
+        self.taken += len(due)
         pipe = redis.pipeline(transaction=False)
         for member, _ in due:
             self.store.resolve_queued(pipe, member)

@@ -136,6 +136,25 @@ def test_a_stale_writer_is_fenced_off(settings):
     assert store.offset(topic, 0) == 10
 
 
+def test_partitions_committed_together_are_fenced_together(settings):
+    """One turn's partitions go in one transaction: a fenced one writes none of them."""
+    from streams.profiles.fold import Partial
+    from streams.store import PartitionWrite
+
+    store = ProfileStore(Redis.from_url(settings.redis_address), settings.topic_prefix)
+    topic = settings.topics.interactions
+    store.commit(topic, 2, expected=-1, offset=5, partials={}, links=[], labels={})
+    fresh, stale = PartitionWrite(1, -1, 7, {"node-a": Partial()}), PartitionWrite(2, -1, 9, {})
+    with pytest.raises(FencedError):
+        store.commit_writes(topic, [fresh, stale])
+    assert (store.offset(topic, 1), store.offset(topic, 2)) == (-1, 5)
+    assert store.load_partials(1, ["node-a"]) == {"node-a": None}
+    stale.expected = 5
+    store.commit_writes(topic, [fresh, stale])
+    assert (store.offset(topic, 1), store.offset(topic, 2)) == (7, 9)
+    assert store.load_partials(1, ["node-a"])["node-a"] is not None
+
+
 def test_cli_reads_profiles_and_explains_merges(settings):
     customers = population(5, seed=8)
     produce(settings, interleaved(customers, seed=9))

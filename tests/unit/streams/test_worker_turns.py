@@ -2,7 +2,7 @@
 the sweep stays within its time budget, yields to waiting events after a slice, drains every
 partition over turns, and only outboxes that may hold new records are read."""
 
-from streams.worker import OUTBOX_SCAN_S, SWEEP_SLICE, SignalTurns
+from streams.worker import OUTBOX_SCAN_S, SWEEP_REST_S, SWEEP_SLICE, SignalTurns
 
 
 class Clock:
@@ -18,7 +18,7 @@ class Sweeper:
 
     def __init__(self, clock: Clock, due: dict[int, int], slice_s: float):
         self.clock, self.due, self.slice_s = clock, due, slice_s
-        self.evaluated = 0
+        self.evaluated = self.taken = 0
         self.calls: list[int] = []
 
     def sweep(self, partition: int, now: int, limit: int) -> int:
@@ -27,6 +27,7 @@ class Sweeper:
         taken = min(limit, self.due.get(partition, 0))
         self.due[partition] = self.due.get(partition, 0) - taken
         self.evaluated += taken
+        self.taken += taken
         return taken
 
 
@@ -88,12 +89,26 @@ def test_only_outboxes_written_to_are_read_except_for_the_periodic_scan():
     turns.outbox_written(2)  # a batch with merges
     turns.outbox_written(7)  # a partition no longer owned: not ours to publish
     turns.sweeper.due[0] = 1
+    clock.now += SWEEP_REST_S  # partition 0 found nothing last time: it rested
     turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert outbox.published == ["out:0", "out:2"]
     outbox.published.clear()
     clock.now += OUTBOX_SCAN_S
     turns.run([0, 1, 2], now=1, waiting=nothing_waiting)
     assert outbox.published == ["out:0", "out:1", "out:2"]
+
+
+def test_a_partition_with_nothing_backlogged_rests_and_a_backlogged_one_does_not():
+    turns, sweeper, _outbox, clock = _turns({0: 3 * SWEEP_SLICE, 1: 2}, slice_s=0.0001, budget_s=0.0001)
+    for _ in range(6):
+        turns.run([0, 1], now=1, waiting=nothing_waiting)
+        clock.now += 0.01
+    assert sweeper.calls.count(0) >= 3 and sweeper.due[0] == 0  # full slices: swept on every turn it came up
+    assert sweeper.calls.count(1) == 1  # 2 due, both taken in one slice; then it rests
+    sweeper.due[1] = 5
+    clock.now += SWEEP_REST_S
+    turns.run([1], now=1, waiting=nothing_waiting)
+    assert sweeper.due[1] == 0
 
 
 class Queue:
