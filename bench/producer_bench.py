@@ -50,7 +50,10 @@ def _raw_rate(settings: Settings, encoded: list[tuple[bytes, bytes]], events: in
         if raw.flush(120):
             raise RuntimeError("raw baseline: messages left undelivered")
 
-    return rate(events, produce)
+    try:
+        return rate(events, produce)
+    finally:
+        raw.close()  # a live handle reconnects to the broker after the bench's stack stopped
 
 
 def _panorama_rate(settings: Settings, records: list[dict], events: int) -> float:
@@ -62,7 +65,10 @@ def _panorama_rate(settings: Settings, records: list[dict], events: int) -> floa
             producer.send(records[i % n])
         producer.flush(120)
 
-    return rate(events, produce)
+    try:
+        return rate(events, produce)
+    finally:
+        producer.close()
 
 
 def _workload(settings: Settings, label: str, records: list[dict], events: int) -> list[Figure]:
@@ -70,8 +76,8 @@ def _workload(settings: Settings, label: str, records: list[dict], events: int) 
     n = len(records)
     encode_rate = rate(events, lambda: [codec.encode(records[i % n]) for i in range(events)])
     validate_rate = rate(events, lambda: [validate(records[i % n]) for i in range(events)])
-    encoder = InteractionProducer(settings)
-    encoded = [encoder.encode(r) for r in records]
+    with InteractionProducer(settings) as encoder:
+        encoded = [encoder.encode(r) for r in records]
     raw = _raw_rate(settings, encoded, events)
     ours = _panorama_rate(settings, records, events)
     size = sum(len(v) for v, _ in encoded) / n

@@ -363,6 +363,7 @@ def record_sink_figures(settings: Settings, store: Backend, records: int = 60_00
         producer.produce(topic, orjson.dumps(record), key=record["customer_id"].encode())
         producer.poll(0)
     producer.flush(60)
+    producer.close()
     committed: list[tuple[float, int]] = []
     started = time.perf_counter()
     RecordSink(settings, store, batch_size=batch,
