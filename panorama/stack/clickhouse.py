@@ -25,22 +25,16 @@ def chdb_version(path: Path) -> str:
         raise StackError(f"the cdp sink holding {path} did not answer: {e}") from e
     if served is not None:
         return f"{served['data'][0][0]}, held by cdp sink"
+    from projections.chdb_backend import ChdbBackend
+
     try:
-        from chdb import session
-    except ImportError as e:  # pragma: no cover - chdb-core is a core dependency
-        raise StackError("chDB is not installed: pip install 'panorama-cdp' (chdb-core)") from e
-    path.mkdir(parents=True, exist_ok=True)
+        backend = ChdbBackend(path, wait_for_lock=0.0)
+    except PanoramaError as e:  # held by a process that serves no queries, or unusable
+        raise StackError(str(e)) from e
     try:
-        sess = session.Session(str(path))
-    except RuntimeError as e:
-        raise StackError(
-            f"chDB could not open {path}: another process holds it ({e}). "
-            "Only one process may open an embedded ClickHouse directory; stop it or query through it."
-        ) from e
-    try:
-        return str(sess.query("SELECT version()", "TSVRaw")).strip()
+        return str(backend.query("SELECT version()").scalar())
     finally:
-        sess.close()
+        backend.close()
 
 
 def server_version(url: str) -> str:
