@@ -59,8 +59,8 @@ class TracedWorker(ProfileWorker):
         self._batch: list[tuple[int, int, int, int]] = []
         for name in ("publish_signals", "_measure_lag"):
             setattr(self, name, self._timed(name.strip("_"), getattr(self, name)))
-        for name in ("load_partials", "commit_writes"):
-            setattr(self.store, name, self._timed(name.removesuffix("_writes"), getattr(self.store, name)))
+        for name, shown in (("load_partials_of", "load_partials"), ("commit_writes", "commit")):
+            setattr(self.store, name, self._timed(shown, getattr(self.store, name)))
         self.sweeper.sweep = self._timed("sweep", self.sweeper.sweep)
         for name in ("publish", "settle"):
             setattr(self.outbox, name, self._timed(f"outbox {name}", getattr(self.outbox, name)))

@@ -196,12 +196,21 @@ class ProfileStore:
 
     def load_partials(self, partition: int, nodes: Iterable[str]) -> dict[str, Partial | None]:
         """The stored partials (with dedup memory) of ``nodes`` on ``partition``; None when new."""
-        nodes = list(nodes)
-        if not nodes:
-            return {}
-        found = self._load_partials(keys=[self.keys.partial(n) for n in nodes],
-                                    args=[partition, f"{partition}{DEDUP_SUFFIX}"])
-        return {node: None if agg is None else decode_partial(agg, dd) for node, (agg, dd) in zip(nodes, found)}
+        return self.load_partials_of({partition: nodes})[partition]
+
+    def load_partials_of(self, wanted: Mapping[int, Iterable[str]]) -> dict[int, dict[str, Partial | None]]:
+        """:meth:`load_partials` of several partitions (partition -> nodes) in one round trip,
+        as the worker needs them for one consume call's batches."""
+        asked = {partition: list(nodes) for partition, nodes in wanted.items()}
+        loading = [partition for partition, nodes in asked.items() if nodes]
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in loading:
+            self._load_partials(keys=[self.keys.partial(n) for n in asked[partition]],
+                                args=[partition, f"{partition}{DEDUP_SUFFIX}"], client=pipe)
+        found = dict(zip(loading, pipe.execute())) if loading else {}
+        return {partition: {node: None if agg is None else decode_partial(agg, dd)
+                            for node, (agg, dd) in zip(nodes, found.get(partition, ()))}
+                for partition, nodes in asked.items()}
 
     def commit(self, topic: str, partition: int, expected: int, offset: int, partials: Mapping[str, Partial],
                links: list[LinkRequest], labels: Mapping[str, str], recent: Mapping[str, list] | None = None,

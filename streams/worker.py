@@ -189,26 +189,34 @@ class ProfileWorker:
                     continue
                 raise StreamError(f"consuming {self.topic}: {msg.error()}")
             by_partition[msg.partition()].append(msg)
-        prepared = [found for partition, batch in by_partition.items() if partition in self._positions
-                    and (found := self._fold_partition(partition, batch)) is not None]
-        if prepared:
-            self._commit(prepared)
+        routed = {partition: found for partition, batch in by_partition.items() if partition in self._positions
+                  and (found := self._route(partition, batch)) is not None}
+        if not routed:
+            return
+        missing = {partition: {node for node, _ in records if node not in self._partials[partition]}
+                   for partition, (_, records) in routed.items()}
+        loaded = self.store.load_partials_of(missing)  # one round trip for every partition
+        self._commit([self._fold_partition(partition, last, records, loaded[partition])
+                      for partition, (last, records) in routed.items()])
 
-    def _fold_partition(self, partition: int, batch: list[Message]) -> tuple[PartitionWrite, list[dict]] | None:
-        """Fold ``batch`` into the partition's cached partials: (what to store, the records
-        folded), or None when every message was applied before."""
-        expected = self._positions[partition]
-        fresh = [m for m in batch if m.offset() > expected]
+    def _route(self, partition: int, batch: list[Message]) -> tuple[int, list[tuple[str, dict]]] | None:
+        """(the batch's last offset, its decoded records with their routing nodes), or None
+        when every message was applied before."""
+        fresh = [m for m in batch if m.offset() > self._positions[partition]]
         if not fresh:
             return None
-        records = self._decode(fresh)
         cache = self._partials[partition]
         if len(cache) > MAX_CACHED_PARTIALS:
             cache.clear()
-        routed = [(self.namer.routing_node(r["identities"]), r) for r in records]
-        missing = {node for node, _ in routed if node not in cache}
+        return fresh[-1].offset(), [(self.namer.routing_node(r["identities"]), r) for r in self._decode(fresh)]
+
+    def _fold_partition(self, partition: int, last: int, routed: list[tuple[str, dict]],
+                        loaded: dict[str, Partial | None]) -> tuple[PartitionWrite, list[dict]]:
+        """Fold ``routed`` into the partition's cached partials (``loaded``: those fetched for
+        it, None when new): (what to store, the records folded)."""
+        cache = self._partials[partition]
         new_nodes = set()
-        for node, stored in self.store.load_partials(partition, missing).items():
+        for node, stored in loaded.items():
             cache[node] = stored or Partial()
             if stored is None:
                 new_nodes.add(node)
@@ -232,7 +240,8 @@ class ProfileWorker:
                 labels.update(pairs)
                 links.append(LinkRequest(tuple(n for n, _ in pairs), record["event_id"], record["occurred_at"]))
         newest = {node: sorted(found)[-RECENT_EVENTS:] for node, found in recent.items()}
-        return PartitionWrite(partition, expected, fresh[-1].offset(), touched, links, labels, newest), records
+        write = PartitionWrite(partition, self._positions[partition], last, touched, links, labels, newest)
+        return write, [record for _, record in routed]
 
     def _commit(self, prepared: list[tuple[PartitionWrite, list[dict]]]) -> None:
         """Store the folded batches of every partition in one transaction with their new
