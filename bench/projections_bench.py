@@ -11,6 +11,9 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pyarrow as pa
 from confluent_kafka import KafkaError
@@ -27,11 +30,13 @@ from projections.avro_container import ContainerWriter
 from projections.event_columns import event_log_insert
 from projections.migrations import apply_migrations, drop_everything
 from projections.replay import replay
-from projections.sink import BATCH_SIZE, INSERT_SETTINGS, EventsSink, assign_from_beginning, sink_consumer
+from projections.sink import (BATCH_SIZE, INSERT_LANES, INSERT_SETTINGS, EventsSink, assign_from_beginning,
+                              insert_lanes, sink_consumer)
 from projections.store import analytics_store
 from schemas.codec import InteractionCodec
 from schemas.contract import current_schema
 
+T = TypeVar("T")
 IDENTITIES_PER_CUSTOMER = 3  # routing identities (user id, email, anonymous id) stitched to one customer
 
 
@@ -123,30 +128,49 @@ def _sink_figures(settings: Settings, store: Backend, events: int) -> list[Figur
     codec = InteractionCodec()
     decode = rate(n, lambda: [codec.decode(value) for *_, value in messages])
     writer = ContainerWriter(current_schema())
-    containers: list[bytes] = []
-    framing = rate(n, lambda: containers.extend(
-        writer.container([writer.row(key, partition, offset, value)
-                          for partition, offset, key, value in messages[start:start + SINK_BATCH]])
-        for start in range(0, n, SINK_BATCH)))
-    statement = event_log_insert(current_schema())
-    _empty_event_tables(store)
-    sink_insert = rate(n, lambda: [store.insert_avro(statement, c, INSERT_SETTINGS) for c in containers])
+    writers = store.writers(INSERT_LANES)
+    lanes = insert_lanes(SINK_BATCH, len(writers))
 
-    def plain(rows: pa.Table, table: str = "event_log") -> float:
-        batches = [rows.slice(start, SINK_BATCH) for start in range(0, n, SINK_BATCH)]
+    def framed(parts: int) -> list[list[bytes]]:
+        """The containers of each sink batch, ``parts`` each."""
+        return [writer.containers([writer.row(key, partition, offset, value)
+                                   for partition, offset, key, value in messages[start:start + SINK_BATCH]], parts)
+                for start in range(0, n, SINK_BATCH)]
+    batches: list[list[bytes]] = []
+    framing = rate(n, lambda: batches.extend(framed(lanes)))
+    one_lane = framed(1)
+    statement = event_log_insert(current_schema())
+
+    def sink(groups: list[list[bytes]]) -> float:
         _empty_event_tables(store)
-        return rate(n, lambda: [store.insert(table, b, INSERT_SETTINGS) for b in batches])
-    plain_mv, plain_sorted = plain(in_kafka_order), plain(in_table_order)
+        return rate(n, lambda: [_side_by_side(writers, lambda w, c: w.insert_avro(statement, c, INSERT_SETTINGS), g)
+                                for g in groups])
+    sink_insert, sink_one_lane = sink(batches), sink(one_lane)
+
+    def plain(rows: pa.Table, table: str = "event_log", parts: int = 1) -> float:
+        groups = []
+        for start in range(0, n, SINK_BATCH):
+            batch = rows.slice(start, SINK_BATCH)
+            size = -(-batch.num_rows // parts)
+            groups.append([batch.slice(i * size, size) for i in range(parts)])
+        _empty_event_tables(store)
+        return rate(n, lambda: [_side_by_side(writers, lambda w, b: w.insert(table, b, INSERT_SETTINGS), g)
+                                for g in groups])
+    plain_mv, plain_sorted, plain_lanes = plain(in_kafka_order), plain(in_table_order), plain(in_kafka_order, parts=lanes)
     store.command("CREATE TABLE bench_plain AS event_log ENGINE = ReplacingMergeTree "
                   "PARTITION BY toYYYYMM(occurred_at) ORDER BY (type, customer_key, occurred_at, event_id)")
     try:
         plain_no_mv = plain(in_kafka_order, "bench_plain")
     finally:
         store.command("DROP TABLE IF EXISTS bench_plain")
-    name = "sink insert: Avro container -> event_log (+ its MV), ClickHouse decodes"
+    name = f"sink insert: Avro containers -> event_log (+ its MV), ClickHouse decodes, {lanes} lane(s)"
     return [
         Figure(name, sink_insert, "rows/s", "plain Arrow INSERT of the same rows, same order, same table and MV",
-               plain_mv, f"{n:,} demo events in Kafka order, inserts of {SINK_BATCH:,}"),
+               plain_mv, f"{n:,} demo events in Kafka order, batches of {SINK_BATCH:,}"),
+        Figure(name, sink_insert, "rows/s", f"plain Arrow INSERTs of the same batches in the same {lanes} lane(s)",
+               plain_lanes, "like for like: both insert each batch's parts side by side"),
+        Figure(name, sink_insert, "rows/s", "the sink's insert with each batch as one container", sink_one_lane,
+               "what the lanes add"),
         Figure(name, sink_insert, "rows/s", "plain Arrow INSERT of the same rows, table without MV", plain_no_mv),
         Figure(name, sink_insert, "rows/s", "plain Arrow INSERT of the same rows pre-sorted by the table's key",
                plain_sorted, "not a sink's input: shows what the insert order costs"),
@@ -157,6 +181,12 @@ def _sink_figures(settings: Settings, store: Backend, events: int) -> list[Figur
         Figure("sink end to end, after the first batch", steady, "events/s",
                "plain Arrow INSERT, same table and MV", plain_mv, "consume + frame + insert + commit"),
     ]
+
+
+def _side_by_side(writers: list[Backend], insert: Callable[[Backend, T], None], parts: list[T]) -> None:
+    """``insert(writer, part)`` for each part on its own writer at once, as the sink inserts a batch's lanes."""
+    with ThreadPoolExecutor(len(parts)) as pool:
+        list(pool.map(insert, writers, parts))
 
 
 def _empty_event_tables(store: Backend) -> None:

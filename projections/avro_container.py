@@ -79,6 +79,12 @@ class ContainerWriter:
         block = b"".join(rows)
         return b"".join((self._header, zigzag(len(rows)), zigzag(len(block)), block, self._sync))
 
+    def containers(self, rows: list[bytes], parts: int) -> list[bytes]:
+        """``rows`` as ``parts`` files of consecutive rows (sizes differ by at most one)."""
+        size, extra = divmod(len(rows), parts)
+        bounds = [i * size + min(i, extra) for i in range(parts + 1)]
+        return [self.container(rows[start:end]) for start, end in zip(bounds, bounds[1:])]
+
 
 def _header(schema: dict[str, Any], sync: bytes) -> bytes:
     metadata = {b"avro.schema": json.dumps(schema, separators=(",", ":")).encode(), b"avro.codec": b"null"}

@@ -64,6 +64,11 @@ class Backend(Protocol):
         on return, like :meth:`insert`."""
         ...
 
+    def writers(self, n: int) -> list[Backend]:
+        """Up to ``n`` handles on the same store whose inserts may run at the same time, one
+        thread each; closed with this backend."""
+        ...
+
     def close(self) -> None: ...
 
 

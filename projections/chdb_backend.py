@@ -9,10 +9,15 @@ ClickHouse marks a directory as held by ``flock`` on its ``status`` file (which 
 holder's PID). Opening waits up to ``wait_for_lock`` seconds for another process to let go:
 a `cdp sql` or API query opens the store for ~0.1 s, and a sink starting meanwhile must not
 fail because of it.
+
+Inside the process, one session runs one statement at a time and an insert decodes its
+rows on one core, so :meth:`ChdbBackend.writers` opens more sessions on the same directory
+for inserts that run side by side (and leave the first session free for queries).
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import shutil
@@ -45,6 +50,8 @@ class ChdbBackend:
         shutil.rmtree(self._spool, ignore_errors=True)  # what a killed process left behind
         self._spool.mkdir()
         self._spooled = count()
+        self._writers: list[ChdbBackend] = []
+        self._owns_store = True
 
     def command(self, sql: str) -> None:
         self._run(sql, "TSVRaw")
@@ -98,9 +105,26 @@ class ChdbBackend:
         finally:
             spooled.unlink()
 
+    def writers(self, n: int) -> list[ChdbBackend]:
+        """``n`` handles on this store for inserts that run at once, one thread each: sessions
+        of their own on the same directory (opened on first use, closed with this backend).
+        Two Avro inserts of 50,000 events side by side took ~1.4x the rows/s of one after
+        the other here; on one session they take turns."""
+        while len(self._writers) < n:
+            from chdb import session
+
+            writer = copy.copy(self)
+            writer._session, writer._writers, writer._owns_store = session.Session(str(self.path)), [], False
+            self._writers.append(writer)
+        return self._writers[:n]
+
     def close(self) -> None:
+        """Close the session (a writer's only); the store's own also closes its writers."""
+        for writer in self._writers:
+            writer.close()
         self._session.close()
-        shutil.rmtree(self._spool, ignore_errors=True)
+        if self._owns_store:
+            shutil.rmtree(self._spool, ignore_errors=True)
 
     def _run(self, sql: str, fmt: str) -> Any:
         try:

@@ -46,6 +46,11 @@ class ServerBackend:
         sql = statement.sql(f"input({sql_string(statement.structure)})") + "\nFORMAT Avro"
         self._call(self._client.command, sql, data=container, settings=settings or {})
 
+    def writers(self, n: int) -> list[ServerBackend]:
+        """This client alone: the server decodes an insert on its own cores, and one
+        clickhouse-connect client runs one statement at a time."""
+        return [self]
+
     def close(self) -> None:
         self._client.close()
 

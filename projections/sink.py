@@ -11,11 +11,14 @@ Contract, in the order things happen for each batch:
    skipped or reordered;
 4. only then commit the offsets after the batch.
 
-Step 3 runs on a helper thread while the next batch is consumed (chDB and the HTTP
+Step 3 runs on helper threads while the next batch is consumed (chDB and the HTTP
 client release the GIL): consuming and inserting each cost a few microseconds per event,
-and on two cores they overlap instead of adding up. The next batch is only framed and
-inserted after the previous one is committed, so at most two batches are ever
-uncommitted.
+and on two cores they overlap instead of adding up. A large batch (a replay, a sink
+catching up) is framed as one container per insert lane and the lanes insert side by side
+(``Backend.writers``: ClickHouse decodes one insert's Avro on one core); the batch is
+durable when every lane's insert is, and a lane that failed is retried alone. The next
+batch is only framed and inserted after the previous one is committed, so at most two
+batches are ever uncommitted.
 
 A crash between 3 and 4 redelivers the batch, and the producer may have written an
 event twice under different offsets: both become extra rows with the same ``event_id``,
@@ -36,6 +39,7 @@ schema this build does not know, and skipping it would silently lose data.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -65,6 +69,10 @@ INSERT_SETTINGS = {"insert_deduplicate": 0, "optimize_on_insert": 0}
 # 50,000 (perf); 20,000-event inserts cost ~1.5x the CPU per event of 100,000-event ones.
 # ``batch_seconds`` still bounds the wait, so a quiet log is not delayed by the size.
 BATCH_SIZE = 100_000
+# Inserts of a batch that run at once, each of at least LANE_MIN_EVENTS: a batch is split
+# only where the parts it adds are not small ones (a live sink's batches go in whole).
+INSERT_LANES = max(1, min(4, os.cpu_count() or 1))
+LANE_MIN_EVENTS = 25_000
 MAX_BACKOFF_S = 30.0
 SESSION_TIMEOUT_MS = 10_000
 
@@ -82,9 +90,9 @@ class _Batch:
     """A batch whose insert is under way: what to retry it with and what to commit after."""
 
     messages: list[Message]
-    container: bytes
+    containers: list[bytes]  # one per insert lane
     next_offsets: dict[int, int]
-    insert: Future
+    inserts: list[Future]  # of each container, on the writer of its lane
 
 
 def sink_consumer(settings: Settings, group: str, client_id: str) -> Consumer:
@@ -117,6 +125,11 @@ def assign_from_beginning(consumer: Consumer, topics: Sequence[str], timeout_s: 
         partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(found.partitions)]
     consumer.assign(partitions)
     return partitions
+
+
+def insert_lanes(events: int, writers: int) -> int:
+    """How many containers a batch of ``events`` is inserted as, with ``writers`` lanes."""
+    return max(1, min(writers, events // LANE_MIN_EVENTS))
 
 
 def consumer_group(settings: Settings) -> str:
@@ -152,6 +165,7 @@ class EventsSink:
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()
         self._consumer = sink_consumer(settings, consumer_group(settings), "panorama-events-sink")
+        self._writers = backend.writers(INSERT_LANES)
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, until_caught_up: bool = False) -> SinkStats:
         """Sink batches until ``should_stop()`` — or, with ``until_caught_up``, until every
@@ -160,7 +174,7 @@ class EventsSink:
             self._assigned = {tp.partition for tp in assign_from_beginning(self._consumer, [self.topic])}
         else:
             self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        inserter = ThreadPoolExecutor(1, thread_name_prefix="events-sink-insert")
+        inserter = ThreadPoolExecutor(len(self._writers), thread_name_prefix="events-sink-insert")
         pending: _Batch | None = None
         try:
             while not should_stop():
@@ -219,22 +233,20 @@ class EventsSink:
             if not value.startswith(current):
                 value = self._upcast(msg)
             rows.append(row(msg.key(), msg.partition(), msg.offset(), value))
-        container = self._container.container(rows)
-        if rows:
-            insert = inserter.submit(self.backend.insert_avro, self._insert, container, INSERT_SETTINGS)
-        else:
-            insert = Future()
-            insert.set_result(None)
-        return _Batch(messages, container, next_offsets, insert)
+        containers = self._container.containers(rows, insert_lanes(len(rows), len(self._writers))) if rows else []
+        inserts = [inserter.submit(writer.insert_avro, self._insert, container, INSERT_SETTINGS)
+                   for writer, container in zip(self._writers, containers)]
+        return _Batch(messages, containers, next_offsets, inserts)
 
     def _finish(self, batch: _Batch | None) -> None:
         """Wait for the batch's insert (retrying it here if it failed), then commit."""
         if batch is None:
             return
-        try:
-            batch.insert.result()
-        except ProjectionError as e:
-            self._retry_until_durable(batch, e)
+        for lane, insert in enumerate(batch.inserts):
+            try:
+                insert.result()
+            except ProjectionError as e:
+                self._retry_until_durable(batch, lane, e)
         self._commit(batch.next_offsets)
         self.stats.events += len(batch.messages)
         self.stats.batches += 1
@@ -265,9 +277,9 @@ class EventsSink:
         except KafkaException as e:
             log.warning("offset commit on %s failed, the batch will be re-read: %s", self.topic, e)
 
-    def _retry_until_durable(self, batch: _Batch, error: ProjectionError) -> None:
-        """Retry the failed insert of ``batch`` with backoff; partitions stay paused
-        meanwhile (polling continues so the consumer keeps its group membership).
+    def _retry_until_durable(self, batch: _Batch, lane: int, error: ProjectionError) -> None:
+        """Retry the failed insert of ``batch``'s container ``lane`` with backoff; partitions
+        stay paused meanwhile (polling continues so the consumer keeps its group membership).
 
         First every message is decoded in Python: a corrupt one is why ClickHouse refused
         the batch, and retrying would never end, so the sink stops naming it. If all
@@ -286,7 +298,7 @@ class EventsSink:
                     self._keep_membership(min(0.2, max(0.0, deadline - time.monotonic())))
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 try:
-                    self.backend.insert_avro(self._insert, batch.container, INSERT_SETTINGS)
+                    self._writers[lane].insert_avro(self._insert, batch.containers[lane], INSERT_SETTINGS)
                     return
                 except ProjectionError as e:
                     error = e

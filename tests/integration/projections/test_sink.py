@@ -9,6 +9,7 @@ import time
 import pytest
 
 from producers import InteractionProducer
+from projections import sink as sink_module
 from projections.sink import EventsSink
 from tests.integration.projections.population import population
 
@@ -25,7 +26,17 @@ def sink_all(settings, store, **kwargs):
     return EventsSink(settings, store, batch_size=5_000, **kwargs).run(until_caught_up=True)
 
 
-def test_every_event_lands_once_and_the_group_resumes_where_it_stopped(store_settings, store):
+@pytest.fixture(params=["whole batches", "batches in lanes"])
+def lanes(request, monkeypatch) -> str:
+    """Run a test as the sink inserts a live log (each batch as one container) and as it
+    inserts a replay's large batches (one container per lane, side by side)."""
+    if request.param == "batches in lanes":
+        monkeypatch.setattr(sink_module, "INSERT_LANES", 2)
+        monkeypatch.setattr(sink_module, "LANE_MIN_EVENTS", 100)
+    return request.param
+
+
+def test_every_event_lands_once_and_the_group_resumes_where_it_stopped(store_settings, store, lanes):
     records = population(300)
     produce(store_settings, records)
     stats = sink_all(store_settings, store)
@@ -53,7 +64,7 @@ def test_duplicates_under_different_offsets_count_once_everywhere(store_settings
     assert store.query("SELECT sum(events) FROM daily_channel_activity").scalar() == len(records)
 
 
-def test_store_outage_pauses_the_sink_and_loses_nothing(store_settings, store):
+def test_store_outage_pauses_the_sink_and_loses_nothing(store_settings, store, lanes):
     records = population(150)
     produce(store_settings, records)
     store.command("RENAME TABLE event_log TO event_log_away")  # inserts now fail: table gone

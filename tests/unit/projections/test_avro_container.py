@@ -40,3 +40,15 @@ def test_the_kafka_fields_may_not_shadow_an_event_field():
     clashing = {**schema, "fields": [*schema["fields"], {"name": "kafka_offset", "type": "long"}]}
     with pytest.raises(ValueError, match="kafka_offset"):
         row_schema(clashing)
+
+
+@pytest.mark.parametrize(("rows", "parts"), [(7, 1), (7, 2), (8, 3), (2, 4)])
+def test_containers_split_the_rows_in_order_without_losing_or_repeating_one(rows, parts):
+    codec = InteractionCodec()
+    record = next(iter(example_records().values()))
+    writer = ContainerWriter(current_schema())
+    containers = writer.containers([writer.row(b"k", 0, i, codec.encode(record)) for i in range(rows)], parts)
+    read = [[int.from_bytes(r["kafka_offset"], "little") for r in fastavro.reader(BytesIO(c))] for c in containers]
+    assert len(containers) == parts
+    assert [offset for part in read for offset in part] == list(range(rows))
+    assert max(map(len, read)) - min(map(len, read)) <= 1
