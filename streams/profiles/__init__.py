@@ -1,15 +1,16 @@
 """Live 360° profiles: the fold (pure), its storage form, and reads."""
 
 from streams.profiles.fold import Partial, apply, fold, merge
-from streams.profiles.view import profile_view
 
 __all__ = ["Partial", "ProfileReader", "apply", "fold", "merge", "profile_view", "read_profile"]
+_ON_FIRST_USE = {"ProfileReader": "read", "read_profile": "read", "profile_view": "view"}
 
 
 def __getattr__(name: str):
-    # the reader needs streams.store, which needs this package's codec: import it on first use
-    if name in ("ProfileReader", "read_profile"):
-        from streams.profiles import read
+    # imported on first use: the reader needs streams.store, which needs this package's codec,
+    # and the view needs streams.signals.rules, which needs the fold
+    if name in _ON_FIRST_USE:
+        from importlib import import_module
 
-        return getattr(read, name)
+        return getattr(import_module(f"streams.profiles.{_ON_FIRST_USE[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
