@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from panorama.errors import ConfigError
 
@@ -88,6 +89,18 @@ class Settings(BaseSettings):
     privacy_redis_timeout_s: float = Field(2.0, gt=0, description="socket timeout of the key store's Redis calls (sealing, opening)")
     retention_file: Path | None = Field(None, description="retention per event type (TOML or JSON): type or '*' -> days or \"keep\"; unset = keep all")
 
+    # identity resolution and signals (streams/README.md, "Rules"): every worker, `cdp replay`
+    # and `cdp identity unmerge` must run with the same values
+    identity_limits: dict[str, int | None] = Field(
+        default_factory=dict, description='caps per identity kind in one customer, JSON ({"email": 3}); null lifts one; '
+                                          'unlisted kinds keep the defaults (user_id 1, email 5, phone 5, device_id 10)')
+    identity_linking_kinds: list[str] | None = Field(
+        None, description='the identity kinds that may link customers, JSON (["user_id", "email"]; "external" for every '
+                          'external id); unset = every kind')
+    signal_rules: dict[str, int] = Field(
+        default_factory=dict, description='lifecycle and churn-risk thresholds over the defaults, JSON '
+                                          '({"churned_days": 120}); the names are in streams/signals/rules.py')
+
     @field_validator("kafka_bootstrap", "redis_url", "clickhouse_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
@@ -151,6 +164,11 @@ def load_settings(config_file: Path | None = None, **overrides) -> Settings:
         raise ConfigError(f"config file {config_file} does not exist (from --config or CDP_CONFIG)")
     try:
         return Settings(_env_file=config_file, **overrides)
+    except SettingsError as e:  # a map or list variable that is not JSON
+        field = re.search(r'field "(\w+)"', str(e))
+        name = f"CDP_{field.group(1).upper()}" if field else "a variable"
+        raise ConfigError(f"invalid settings: {name}: not valid JSON ({e.__cause__}); maps and lists are "
+                          """written as JSON, e.g. CDP_SIGNAL_RULES='{"churned_days": 120}'""") from e
     except ValidationError as e:
         problems = "; ".join(
             f"CDP_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()

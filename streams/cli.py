@@ -64,13 +64,14 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
     ) -> None:
         """Split the customer holding IDENTITY and OTHER apart; the pair is never linked again."""
         from streams.identity.nodes import NodeNamer
+        from streams.identity.rules import configured_link_rules
         from streams.identity.unmerge import unmerge as split_customer
         from panorama.clock import now_us
         from streams.store import ProfileStore
 
         config = settings()
         namer = NodeNamer(config.routing_key_secret.get_secret_value().encode())
-        store = ProfileStore(Redis.from_url(config.redis_address), config.topic_prefix)
+        store = ProfileStore(Redis.from_url(config.redis_address), config.topic_prefix, configured_link_rules(config))
         try:
             decision = split_customer(store, namer.parse(identity), namer.parse(other), now_us(),
                                       config.interactions_partitions, reason)

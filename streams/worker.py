@@ -30,12 +30,12 @@ from producers.dead_letter import dead_letter_record
 from producers.producer import producer_config
 from schemas.codec import InteractionCodec
 from schemas.identities import routing_identity
-from streams.identity.rules import LinkRules, Merge, Regroup
+from streams.identity.rules import LinkRules, Merge, Regroup, configured_link_rules
 from streams.identity.nodes import NodeNamer, identity_count
 from streams.offset_hints import OffsetHints
 from streams.outbox import OutboxPublisher
 from streams.profiles.fold import Partial, apply
-from streams.signals.rules import SignalRules
+from streams.signals.rules import SignalRules, configured_signal_rules
 from streams.signals.sweep import SignalSweeper
 from streams.stats import LatencyHistogram, WorkerStats
 from streams.store import RECENT_EVENTS, LinkRequest, PartitionWrite, ProfileStore
@@ -64,7 +64,7 @@ class ProfileWorker:
     partitions; each owns the partials of the partitions it is assigned."""
 
     def __init__(self, settings: Settings, rules: LinkRules | None = None, batch_size: int = 5000,
-                 batch_wait_s: float = 0.01, session_timeout_ms: int = 10_000, signal_rules: SignalRules = SignalRules(),
+                 batch_wait_s: float = 0.01, session_timeout_ms: int = 10_000, signal_rules: SignalRules | None = None,
                  signal_debounce_s: float = 1.0, clock: Callable[[], int] = now_us, sweep_budget_s: float = 0.005):
         self.settings = settings
         self.topic = settings.topics.interactions
@@ -73,12 +73,14 @@ class ProfileWorker:
         self.codec = InteractionCodec()
         self.privacy = Opener(settings)  # opens sealed personal fields, drops forgotten customers' events
         self.namer = NodeNamer(settings.routing_key_secret.get_secret_value().encode())
-        self.store = ProfileStore(Redis.from_url(settings.redis_address), settings.topic_prefix, rules)
+        self.store = ProfileStore(Redis.from_url(settings.redis_address), settings.topic_prefix,
+                                  rules or configured_link_rules(settings))
         self.stats = WorkerStats()
         self.latency = LatencyHistogram()
         self.clock = clock  # µs since the epoch: when signals are evaluated ("now" of the rules)
         self.signal_debounce_us = int(signal_debounce_s * 1e6)
-        self.sweeper = SignalSweeper(self.store, settings.topics.signals, settings.interactions_partitions, signal_rules)
+        self.sweeper = SignalSweeper(self.store, settings.topics.signals, settings.interactions_partitions,
+                                     signal_rules or configured_signal_rules(settings))
         self.outbox = OutboxPublisher(self.store.redis, producer_config(settings) | {"linger.ms": OUTBOX_LINGER_MS})
         self.turns = SignalTurns(self.sweeper, self.outbox, self.store.keys.outbox, sweep_budget_s)
         self._positions: dict[int, int] = {}  # owned partition -> offset stored in Redis

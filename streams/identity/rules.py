@@ -9,7 +9,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.identity.nodes import kind_of, rank
+from panorama.errors import ConfigError
+from panorama.settings import Settings
+from streams.identity.nodes import KIND_RANK, kind_of, rank
 
 # At most this many nodes of a kind in one customer. A second user_id means two accounts:
 # never merged automatically. Kinds not listed are unlimited.
@@ -49,6 +51,28 @@ class LinkRules:
             if limit is not None and count > limit:
                 return f"would hold {count} {kind} identities (limit {limit})"
         return None
+
+
+def configured_link_rules(settings: Settings) -> LinkRules:
+    """The rules of ``CDP_IDENTITY_LIMITS`` (over :data:`DEFAULT_LIMITS`) and
+    ``CDP_IDENTITY_LINKING_KINDS``; a ConfigError names an unknown kind or a bad limit."""
+    for kind, limit in settings.identity_limits.items():
+        _known_kind("CDP_IDENTITY_LIMITS", kind, external="external:<source>")
+        if limit is not None and limit < 1:
+            raise ConfigError(f"CDP_IDENTITY_LIMITS: {kind}: a limit is at least 1, got {limit}; to keep a kind from "
+                              "linking customers at all, leave it out of CDP_IDENTITY_LINKING_KINDS")
+    kinds = settings.identity_linking_kinds
+    for kind in kinds or ():
+        if kind != "external":
+            _known_kind("CDP_IDENTITY_LINKING_KINDS", kind, external="external")
+    limits = {kind: limit for kind, limit in {**DEFAULT_LIMITS, **settings.identity_limits}.items() if limit is not None}
+    return LinkRules(limits=limits, linking_kinds=None if kinds is None else frozenset(kinds))
+
+
+def _known_kind(variable: str, kind: str, external: str) -> None:
+    if kind not in KIND_RANK and not (kind.startswith("external:") and len(kind) > len("external:")):
+        raise ConfigError(f"{variable}: unknown identity kind {kind!r}; the kinds are {', '.join(KIND_RANK)} "
+                          f"and {external}")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from streams.identity.nodes import NodeNamer
 from streams.profiles.codec import decode_partial
 from streams.profiles.fold import Partial, merge
 from streams.profiles.view import profile_view
+from streams.signals.rules import configured_signal_rules
 from streams.store import DEDUP_SUFFIX, RECENT_EVENTS, ProfileStore
 
 # KEYS: the node's root key, the audit outbox stream. ARGV: node, members prefix, partials
@@ -49,6 +50,7 @@ class ProfileReader:
     def __init__(self, redis: Redis, settings: Settings):
         self.namer = NodeNamer(settings.routing_key_secret.get_secret_value().encode())
         self.store = ProfileStore(redis, settings.topic_prefix)
+        self.signal_rules = configured_signal_rules(settings)  # lifecycle and churn risk are evaluated at read time
         self._read_audited = redis.register_script(_READ_AUDITED)
 
     def customer_partial(self, identity: str) -> tuple[str, Partial]:
@@ -59,7 +61,7 @@ class ProfileReader:
     def read(self, identity: str, now: int | None = None) -> dict[str, Any]:
         """The profile as of ``now`` (µs since the epoch; default: the clock)."""
         customer_id, partial = self.customer_partial(identity)
-        return profile_view(partial, customer_id, now_us() if now is None else now)
+        return profile_view(partial, customer_id, now_us() if now is None else now, self.signal_rules)
 
     def read_audited(self, identity: str, outbox: str, record: bytes, now: int | None = None) -> dict[str, Any]:
         """:meth:`read`, appending ``record`` (an encoded audit record, see
@@ -71,7 +73,7 @@ class ProfileReader:
         root, blobs = self._read_audited(keys=[keys.root(node), outbox],
                                          args=[node, keys.members_prefix, keys.partial(""), DEDUP_SUFFIX, record])
         partial = _merged([decode_partial(blob) for blob in blobs], identity)
-        return profile_view(partial, root.decode(), now_us() if now is None else now)
+        return profile_view(partial, root.decode(), now_us() if now is None else now, self.signal_rules)
 
     def recent_events(self, identity: str, limit: int = 20) -> list[dict[str, Any]]:
         """The customer's newest events (id, type, occurred_at, channel), newest first; at

@@ -24,6 +24,7 @@ from panorama.privacy.keystore import forgotten_key, is_forgotten
 from panorama.settings import Settings
 from streams.profiles.fold import merge
 from streams.profiles.view import profile_view
+from streams.signals.rules import SignalRules, configured_signal_rules
 from streams.segments.store import SegmentStore
 from streams.store import ProfileStore
 
@@ -59,11 +60,12 @@ def activate(settings: Settings, redis: Redis, segment_id: str, purpose: str, ch
     segments = SegmentStore(redis, settings.topic_prefix, settings.interactions_partitions)
     segments.get(segment_id)
     store = ProfileStore(redis, settings.topic_prefix)
+    rules = configured_signal_rules(settings)
     report = ActivationReport(segment_id, purpose, channel)
     kind = ADDRESS_KINDS.get(channel or "")
     for customer_id in _members(redis, segments.keys.members(segment_id)):
         report.members += 1
-        profile = _live_profile(store, redis, customer_id, now)
+        profile = _live_profile(store, redis, customer_id, now, rules)
         if profile is None:
             report.skipped_gone += 1
         elif not consent_allows(profile, purpose, channel, recipient, region):
@@ -82,7 +84,7 @@ def _members(redis: Redis, key: str) -> Iterator[str]:
         yield member.decode()
 
 
-def _live_profile(store: ProfileStore, redis: Redis, customer_id: str, now: int) -> dict | None:
+def _live_profile(store: ProfileStore, redis: Redis, customer_id: str, now: int, rules: SignalRules) -> dict | None:
     """The customer's profile, or None when it is no customer any more: merged into another,
     erased, or forgotten (checked here too: a forget shreds the keys before it erases Redis)."""
     root, nodes = store.resolve(customer_id)
@@ -91,4 +93,4 @@ def _live_profile(store: ProfileStore, redis: Redis, customer_id: str, now: int)
     if any(map(is_forgotten, redis.hmget(forgotten_key(store.keys.ns), [n.rsplit(":", 1)[1] for n in nodes]))):
         return None
     partials = store.read_partials(nodes)
-    return profile_view(reduce(merge, partials), root, now) if partials else None
+    return profile_view(reduce(merge, partials), root, now, rules) if partials else None

@@ -24,9 +24,11 @@ no new event arrives. The worker keeps that instant in a timer set and re-evalua
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from panorama.errors import ConfigError
+from panorama.settings import Settings
 from streams.profiles.fold import Partial, is_open_ticket
 
 DAY_US = 86_400_000_000
@@ -45,6 +47,25 @@ class SignalRules:
     min_rhythm_days: int = 7
     high_risk: int = 60
     medium_risk: int = 30
+
+
+def configured_signal_rules(settings: Settings) -> SignalRules:
+    """:class:`SignalRules` with ``CDP_SIGNAL_RULES`` over the defaults; a ConfigError names
+    an unknown rule, a value that is not positive, or thresholds in the wrong order."""
+    names = [f.name for f in fields(SignalRules)]
+    for name, value in settings.signal_rules.items():
+        if name not in names:
+            raise ConfigError(f"CDP_SIGNAL_RULES: unknown rule {name!r}; the rules are {', '.join(names)}")
+        if value < 1:
+            raise ConfigError(f"CDP_SIGNAL_RULES: {name}: must be at least 1, got {value}")
+    rules = replace(SignalRules(), **settings.signal_rules)
+    for lower, higher in (("at_risk_days", "churned_days"), ("medium_risk", "high_risk")):
+        if getattr(rules, lower) >= getattr(rules, higher):
+            raise ConfigError(f"CDP_SIGNAL_RULES: {lower} ({getattr(rules, lower)}) must be below {higher} "
+                              f"({getattr(rules, higher)})")
+    if rules.high_risk > 100:
+        raise ConfigError(f"CDP_SIGNAL_RULES: high_risk is a score of 0-100, got {rules.high_risk}")
+    return rules
 
 
 @dataclass(frozen=True)
