@@ -22,6 +22,7 @@ Three layers, each for what the one before cannot see:
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -29,6 +30,10 @@ from panorama.errors import ReadOnlyQueryError
 from projections.avro_input import settings_sql
 
 TIMEOUT_S = 30  # max_execution_time of every statement
+# max_memory_usage of every statement: a quarter of the machine's memory, at most 4 GiB. The
+# statement fails with the engine's memory error instead of taking the memory of the process
+# that holds the store (the sink, with chDB).
+MAX_MEMORY_BYTES = min(4 * 2**30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4)
 DEFAULT_ROWS, MAX_ROWS = 1_000, 100_000
 READ_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS")
 _LEADING_COMMENTS = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*", re.S)
@@ -73,10 +78,10 @@ def refuse_escapes(rendered: str) -> None:
 
 def with_limits(rendered: str, max_rows: int, timeout_s: float, output: dict[str, Any]) -> str:
     """``rendered`` with the SETTINGS it runs under: ``readonly = 1``; at most ``timeout_s``
-    seconds; a result cut after ``max_rows + 1`` rows (``break``: the extra row tells the
-    caller it was cut; the engine may still send up to a block more, except from a SELECT,
-    whose ``limit`` stops it exactly); and the ``output`` format settings."""
-    limits: dict[str, Any] = {"readonly": 1, "max_execution_time": timeout_s,
+    seconds and :data:`MAX_MEMORY_BYTES`; a result cut after ``max_rows + 1`` rows (``break``:
+    the extra row tells the caller it was cut; the engine may still send up to a block more,
+    except from a SELECT, whose ``limit`` stops it exactly); and the ``output`` format settings."""
+    limits: dict[str, Any] = {"readonly": 1, "max_execution_time": timeout_s, "max_memory_usage": MAX_MEMORY_BYTES,
                               "max_result_rows": max_rows + 1, "result_overflow_mode": "break"}
     if rendered.split(None, 1)[0] in ("SELECT", "WITH"):  # on EXPLAIN it would show in the plan
         limits["limit"] = max_rows + 1

@@ -19,6 +19,7 @@ import pytest
 
 from panorama.errors import QueryError, ReadOnlyQueryError, StoreUnavailable
 from producers import InteractionProducer
+from projections import readonly
 from projections.chdb_backend import ChdbBackend
 from projections.query_service import run_read_only
 from projections.query_socket import ask, socket_path
@@ -75,12 +76,19 @@ def test_rows_are_cut_at_max_rows_and_the_cut_is_said(engine_settings):
 
 
 @pytest.mark.parametrize("sql", [
-    "SELECT 1 SETTINGS readonly = 0", "SELECT 1 SETTINGS max_execution_time = 0",
+    "SELECT 1 SETTINGS readonly = 0", "SELECT 1 SETTINGS max_execution_time = 0", "SELECT 1 SETTINGS max_memory_usage = 0",
     "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a String')",
 ])
 def test_the_engine_refuses_what_readonly_forbids(engine_settings, sql):
     with pytest.raises(QueryError, match="readonly"):
         run_read_only(engine_settings, sql)
+
+
+def test_a_statement_past_the_memory_limit_fails_with_the_engines_error(engine_settings, monkeypatch):
+    monkeypatch.setattr(readonly, "MAX_MEMORY_BYTES", 64 * 2**20)
+    with pytest.raises(QueryError, match="(?i)memory limit"):
+        run_read_only(engine_settings, "SELECT length(groupArray(number)) FROM numbers(50000000)")
+    assert run_read_only(engine_settings, "SELECT count() FROM numbers(1000)").rows == [[1000]]
 
 
 def test_cdp_sql_answers_while_the_sink_holds_the_store(store_settings, tmp_path):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from panorama.errors import ReadOnlyQueryError
-from projections.readonly import check_read_only, refuse_escapes, with_limits
+from projections.readonly import MAX_MEMORY_BYTES, check_read_only, refuse_escapes, with_limits
 
 
 @pytest.mark.parametrize("sql", [
@@ -49,6 +49,7 @@ def test_the_same_words_in_literals_names_or_other_functions_pass(rendered):
 
 def test_statements_run_read_only_with_their_limits():
     statement = with_limits("SELECT 1", 10, 30, {"date_time_output_format": "iso"})
-    assert statement == ("SELECT 1\nSETTINGS readonly = 1, max_execution_time = 30, max_result_rows = 11, "
+    assert statement == (f"SELECT 1\nSETTINGS readonly = 1, max_execution_time = 30, max_memory_usage = {MAX_MEMORY_BYTES}, "
+                         "max_result_rows = 11, "
                          "result_overflow_mode = 'break', limit = 11, date_time_output_format = 'iso'")
     assert "limit" not in with_limits("EXPLAIN SELECT 1", 10, 30, {}).replace("max_result_rows", "")
