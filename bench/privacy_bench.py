@@ -104,15 +104,18 @@ def run(settings: Settings, events: int = 100_000) -> list[Figure]:
     workload = _events(events)
     sealed_producer, plain_producer = InteractionProducer(settings), InteractionProducer(settings)
     plain_producer.privacy = None
-    sealed_encoded = [sealed_producer.encode(e) for e in workload]  # also warms the data-key cache
-    plain_encoded = [plain_producer.encode(e) for e in workload]
+    try:
+        sealed_encoded = [sealed_producer.encode(e) for e in workload]  # also warms the data-key cache
+        plain_encoded = [plain_producer.encode(e) for e in workload]
+        gc.freeze()  # the workload's own objects: keep the collector from re-walking them in every pass
+        plain_cpu, sealed_cpu = _best_pair(lambda: _encode_rate(plain_producer, workload),
+                                           lambda: _encode_rate(sealed_producer, workload))
+        plain_io, sealed_io = _best_pair(lambda: _produce_rate(plain_producer, workload),
+                                         lambda: _produce_rate(sealed_producer, workload))
+    finally:  # left open, they reconnect to the bench's stopped broker at the end of make bench
+        sealed_producer.close()
+        plain_producer.close()
     size = (sum(len(v) for v, _ in sealed_encoded) / events, sum(len(v) for v, _ in plain_encoded) / events)
-    gc.freeze()  # the workload's own objects: keep the collector from re-walking them in every pass
-
-    plain_cpu, sealed_cpu = _best_pair(lambda: _encode_rate(plain_producer, workload),
-                                       lambda: _encode_rate(sealed_producer, workload))
-    plain_io, sealed_io = _best_pair(lambda: _produce_rate(plain_producer, workload),
-                                     lambda: _produce_rate(sealed_producer, workload))
     opener, codec = Opener(settings), InteractionCodec()
     plain_decode, sealed_decode = (1 / r for r in _best_pair(lambda: 1 / _decode_seconds(codec, plain_encoded, None),
                                                                lambda: 1 / _decode_seconds(codec, sealed_encoded, opener)))
