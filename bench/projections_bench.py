@@ -270,8 +270,30 @@ def _query_figures(store: Backend, events: int, customers: int) -> list[Figure]:
     figures += _state_figures(store, "while merging", "right after the load")
     settled = _wait_for_merges(store)
     figures += _state_figures(store, "merges settled", f"background merges only, quiet after {settled:.0f} s")
+    _live_month(store, customers)
+    figures += _state_figures(store, "live", f"past months one part each (migration 11), this month "
+                                             f"{LIVE_INSERTS} more sink-sized inserts")
     store.command("OPTIMIZE TABLE event_log FINAL")
     return figures + _state_figures(store, "OPTIMIZE FINAL", "one part per month")
+
+
+LIVE_INSERTS, LIVE_INSERT_EVENTS = 20, 10_000
+
+
+def _live_month(store: Backend, customers: int) -> None:
+    """The state of a running deployment: every past month merged into one part, as migration
+    11 merges a partition once it has been idle ten minutes (done here with OPTIMIZE so the
+    bench need not wait), and the current month taking the sink's inserts, background merges
+    settling them."""
+    current = store.query("SELECT toYYYYMM(now64(6))").scalar()
+    past = [p for p, in store.query("SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() "
+                                    f"AND table = 'event_log' AND active AND partition != '{current}'").rows]
+    for partition in past:
+        store.command(f"OPTIMIZE TABLE event_log PARTITION {partition} FINAL")
+    this_month = "dateDiff('second', toStartOfMonth(now64(6)), now64(6)) + 1"
+    for i in range(LIVE_INSERTS):
+        store.command(_generate_sql(LIVE_INSERT_EVENTS, customers, first=(i + 1) * 10**9, spread_s=this_month))
+    _wait_for_merges(store)
 
 
 def _state_figures(store: Backend, state: str, how: str) -> list[Figure]:
@@ -321,7 +343,8 @@ def _latency_figures(store: Backend, state: str) -> list[Figure]:
                       for p in (50, 95)]
 
 
-def _generate_sql(events: int, customers: int) -> str:
+def _generate_sql(events: int, customers: int, first: int = 0, spread_s: int | str = 365 * 86400) -> str:
+    """``events`` events numbered from ``first``, at random instants of the last ``spread_s`` seconds."""
     return f"""INSERT INTO event_log (event_id, type, channel, connector, occurred_at, received_at, order_id,
     order_total_minor, currency, campaign_id, customer_key, kafka_partition, kafka_offset)
 SELECT
@@ -330,7 +353,7 @@ SELECT
             h % 100 < 76, 'email_clicked', h % 100 < 88, 'order_placed', h % 100 < 93, 'identify', 'ticket_opened') AS type,
     multiIf(type LIKE 'email%', 'email', type LIKE 'ticket%', 'support', 'web') AS channel,
     'bench' AS connector,
-    now64(6) - toIntervalSecond(cityHash64(number, 2) % (365 * 86400)) AS occurred_at,
+    now64(6) - toIntervalSecond(cityHash64(number, 2) % ({spread_s})) AS occurred_at,
     occurred_at AS received_at,
     if(type = 'order_placed', concat('o-', toString(number)), '') AS order_id,
     if(type = 'order_placed', toInt64(1000 + h % 20000), 0) AS order_total_minor,
@@ -339,7 +362,7 @@ SELECT
     lower(hex(MD5(toString(cityHash64(number, 1) % {customers})))) AS customer_key,
     toUInt32(number % 6) AS kafka_partition,
     number AS kafka_offset
-FROM (SELECT number, cityHash64(number) AS h FROM numbers({events}))"""
+FROM (SELECT number, cityHash64(number) AS h FROM numbers({first}, {events}))"""
 
 
 def _identities_sql(customers: int) -> str:
