@@ -242,11 +242,14 @@ class EventsSink:
         """Wait for the batch's insert (retrying it here if it failed), then commit."""
         if batch is None:
             return
+        failed: dict[int, ProjectionError] = {}
         for lane, insert in enumerate(batch.inserts):
             try:
                 insert.result()
             except ProjectionError as e:
-                self._retry_until_durable(batch, lane, e)
+                failed[lane] = e
+        if failed:
+            self._retry_until_durable(batch, failed)
         self._commit(batch.next_offsets)
         self.stats.events += len(batch.messages)
         self.stats.batches += 1
@@ -277,31 +280,34 @@ class EventsSink:
         except KafkaException as e:
             log.warning("offset commit on %s failed, the batch will be re-read: %s", self.topic, e)
 
-    def _retry_until_durable(self, batch: _Batch, lane: int, error: ProjectionError) -> None:
-        """Retry the failed insert of ``batch``'s container ``lane`` with backoff; partitions
-        stay paused meanwhile (polling continues so the consumer keeps its group membership).
+    def _retry_until_durable(self, batch: _Batch, failed: dict[int, ProjectionError]) -> None:
+        """Retry the failed inserts of ``batch`` (lane -> its error) with backoff until every
+        one landed; partitions stay paused meanwhile (polling continues so the consumer keeps
+        its group membership).
 
-        First every message is decoded in Python: a corrupt one is why ClickHouse refused
-        the batch, and retrying would never end, so the sink stops naming it. If all
-        decode, the store is what failed, and the batch is retried until it lands."""
+        First every message is decoded in Python, once for all lanes: a corrupt one is why
+        ClickHouse refused the batch, and retrying would never end, so the sink stops naming
+        it. If all decode, the store is what failed, and the lanes are retried until they land."""
         for msg in batch.messages:
             self._decode(msg)
         backoff = 0.5
         paused = self._consumer.assignment()
         self._consumer.pause(paused)
         try:
-            while True:
+            while failed:
                 self.stats.retries += 1
-                log.warning("insert of %d events failed, retrying in %.1fs: %s", len(batch.messages), backoff, error)
+                log.warning("insert of %d events failed, retrying in %.1fs: %s", len(batch.messages), backoff,
+                            next(iter(failed.values())))
                 deadline = time.monotonic() + backoff
                 while time.monotonic() < deadline:
                     self._keep_membership(min(0.2, max(0.0, deadline - time.monotonic())))
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-                try:
-                    self._writers[lane].insert_avro(self._insert, batch.containers[lane], INSERT_SETTINGS)
-                    return
-                except ProjectionError as e:
-                    error = e
+                for lane in list(failed):
+                    try:
+                        self._writers[lane].insert_avro(self._insert, batch.containers[lane], INSERT_SETTINGS)
+                        del failed[lane]
+                    except ProjectionError as e:
+                        failed[lane] = e
         finally:
             self._consumer.resume(paused)
 
