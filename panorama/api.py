@@ -29,8 +29,10 @@ from panorama.stack.kafka import kafka_answers
 from panorama.stack.redis import redis_answers
 
 
-def create_app(settings: Settings) -> FastAPI:
-    guard = Guard(settings)
+def create_app(settings: Settings, forward_audit: bool = True) -> FastAPI:
+    """The app; ``forward_audit=False`` when another process of the same API forwards the
+    audit outbox (the supervisor of ``cdp serve --workers N``)."""
+    guard = Guard(settings, forward_audit)
 
     @asynccontextmanager
     async def lifespan(_app):

@@ -6,9 +6,10 @@ handling on a shared core) into the read's latency: at 1,000 reads/s the acknowl
 wait was most of the p99. Instead a read's record is appended to one Redis stream,
 ``<prefix>:audit:outbox`` (for the profile read in the very script call that reads the
 profile, see :meth:`streams.profiles.read.ProfileReader.read_audited`), the answer leaves
-once Redis replied, and an :class:`AuditForwarder` in the API processes copies the stream to
-``<prefix>.audit`` (acks=all, idempotent producer), deleting entries only after Kafka
-acknowledged them. Redis refusing the record refuses the read (503).
+once Redis replied, and an :class:`AuditForwarder` (a thread of the API process, or of the
+supervisor of ``cdp serve --workers N``) copies the stream to ``<prefix>.audit`` (acks=all,
+idempotent producer), deleting entries only after Kafka acknowledged them. Redis refusing
+the record refuses the read (503).
 
 A record's ``audit_id`` is drawn when it is written to the stream and travels with it, so
 a forwarder that dies between Kafka's acknowledgement and the delete sends the same record
@@ -86,7 +87,8 @@ class AuditOutbox:
 
 
 class AuditForwarder:
-    """Copies the outbox stream to the audit topic from a thread of every API process.
+    """Copies the outbox stream to the audit topic from a thread (one per API process, or
+    one in the supervisor of several workers, :mod:`connectors.collector.workers`).
 
     Only the holder of a lease (``<outbox>:lease``, ``lease`` seconds, renewed while it
     forwards) sends, so the topic keeps the stream's order. It always reads from the

@@ -17,10 +17,12 @@ from panorama.settings import Settings
 
 
 class Guard:
-    """One per app: :meth:`start` and :meth:`stop` run in its lifespan."""
+    """One per app: :meth:`start` and :meth:`stop` run in its lifespan. ``forward_audit``:
+    whether this process copies the audit outbox to the topic (:class:`AuditForwarder`);
+    ``cdp serve --workers N`` runs the forwarder in its supervisor instead."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, forward_audit: bool = True):
+        self.settings, self.forward_audit = settings, forward_audit
         self.auth = Authenticator(settings)
         self._audit: AuditLog | None = None
         self.outbox: AuditOutbox | None = None
@@ -29,12 +31,15 @@ class Guard:
     def start(self) -> None:
         self._audit = AuditLog(self.settings)
         self.outbox = AuditOutbox(self.settings)
-        self._forwarder = AuditForwarder(self.settings)
-        self._forwarder.start()
+        if self.forward_audit:
+            self._forwarder = AuditForwarder(self.settings)
+            self._forwarder.start()
 
     def stop(self) -> None:
         if self._audit is not None:
-            self._forwarder.stop()
+            if self._forwarder is not None:
+                self._forwarder.stop()
+                self._forwarder = None
             self.outbox.close()
             self._audit.close()
             self._audit = None

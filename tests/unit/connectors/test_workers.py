@@ -13,9 +13,9 @@ def test_worker_app_uses_the_parents_settings(monkeypatch):
     settings = Settings(kafka_bootstrap="127.0.0.1:1", redis_url="redis://127.0.0.1:1", topic_prefix="parent")
     monkeypatch.setenv(workers._SETTINGS_VARIABLE, base64.b64encode(pickle.dumps(settings)).decode())
     built = []
-    monkeypatch.setattr("panorama.api.create_app", lambda s: built.append(s) or "app")
+    monkeypatch.setattr("panorama.api.create_app", lambda s, forward_audit: built.append((s, forward_audit)) or "app")
     assert workers.app() == "app"
-    assert built == [settings] and built[0].topic_prefix == "parent"
+    assert built == [(settings, False)] and built[0][0].topic_prefix == "parent"  # the parent forwards the audit
 
 
 def test_worker_app_refuses_to_start_without_settings(monkeypatch):
