@@ -175,7 +175,8 @@ class KeyStore:
             half = PREPARE_CHUNK // 2  # each chunk holds at most half of each list: always smaller
             return set().union(*(self.prepare(routing[i:i + half], others[i:i + half])
                                   for i in range(0, max(len(routing), len(others)), half)))
-        candidates = [self._wrap(subject, *new_key_material()) for subject in routing]
+        materials = [new_key_material() for _ in routing]
+        candidates = [self._wrap(subject, kid, material) for subject, (kid, material) in zip(routing, materials)]
         wrapped, states = self._prepare(
             keys=[self.forgotten_key, *(self.dek_key(s) for s in routing)],
             args=[len(routing), *routing, *candidates, *others])
@@ -184,8 +185,10 @@ class KeyStore:
             self._blocked[subject] = blocked = state is not None and not state.endswith(LIFTED)
             if blocked:
                 forgotten.add(subject)
-        for subject, blob in zip(routing, wrapped):
-            if blob:
+        for subject, blob, candidate, (kid, material) in zip(routing, wrapped, candidates, materials):
+            if blob == candidate:  # ours was set: no need to decrypt what was just encrypted
+                self._remember(subject, DataKey(subject, kid, AESGCM(material)))
+            elif blob:  # another process's key won the race, or the key existed
                 self._remember(subject, self._unwrap(subject, blob))
         return forgotten
 
