@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     identity_linking_kinds: list[str] | None = Field(
         None, description='the identity kinds that may link customers, JSON (["user_id", "email"]; "external" for every '
                           'external id); unset = every kind')
+    worker_batch_size: int = Field(5000, ge=1, le=100_000,
+                                   description="most messages a profile worker folds per Redis transaction")
     signal_rules: dict[str, int] = Field(
         default_factory=dict, description='lifecycle and churn-risk thresholds over the defaults, JSON '
                                           '({"churned_days": 120}); the names are in streams/signals/rules.py')

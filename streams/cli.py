@@ -24,7 +24,8 @@ IdentityArg = Annotated[str, typer.Argument(
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
     def worker(
-        batch_size: Annotated[int, typer.Option(help="most messages folded per transaction")] = 5000,
+        batch_size: Annotated[int | None, typer.Option(
+            min=1, help="most messages folded per transaction (default: CDP_WORKER_BATCH_SIZE, 5000)")] = None,
         session_timeout_ms: Annotated[int, typer.Option(help="how soon a crashed worker's partitions move")] = 10_000,
         metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus metrics on this port")] = None,
         log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",

@@ -63,12 +63,12 @@ class ProfileWorker:
     """One member of the profile-builder consumer group. Run as many as there are
     partitions; each owns the partials of the partitions it is assigned."""
 
-    def __init__(self, settings: Settings, rules: LinkRules | None = None, batch_size: int = 5000,
+    def __init__(self, settings: Settings, rules: LinkRules | None = None, batch_size: int | None = None,
                  batch_wait_s: float = 0.01, session_timeout_ms: int = 10_000, signal_rules: SignalRules | None = None,
                  signal_debounce_s: float = 1.0, clock: Callable[[], int] = now_us, sweep_budget_s: float = 0.005):
         self.settings = settings
         self.topic = settings.topics.interactions
-        self.batch_size = batch_size
+        self.batch_size = batch_size or settings.worker_batch_size
         self.batch_wait_s = batch_wait_s
         self.codec = InteractionCodec()
         self.privacy = Opener(settings)  # opens sealed personal fields, drops forgotten customers' events

@@ -21,6 +21,14 @@ def test_invalid_settings_name_the_variable(monkeypatch):
     assert "CDP_KAFKA_PORT" in str(err.value) and "CDP_REDIS_URL" in str(err.value)
 
 
+def test_worker_batch_size_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CDP_WORKER_BATCH_SIZE", "250")
+    assert load_settings().worker_batch_size == 250
+    monkeypatch.setenv("CDP_WORKER_BATCH_SIZE", "0")
+    with pytest.raises(ConfigError, match="CDP_WORKER_BATCH_SIZE"):
+        load_settings()
+
+
 def test_settings_from_a_file(tmp_path):
     config = tmp_path / "cdp.env"
     config.write_text("CDP_TOPIC_PREFIX=acme\nCDP_KAFKA_BOOTSTRAP=kafka:9092\n")

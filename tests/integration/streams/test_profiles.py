@@ -62,10 +62,11 @@ def test_scaling_one_three_one_workers_mid_stream_loses_and_duplicates_nothing(s
     customers = population(200, seed=10)
     events = interleaved(customers, seed=11)
     chunks = [events[i::4] for i in range(4)]
-    with worker_thread(settings, batch_size=200):
+    small = settings.model_copy(update={"worker_batch_size": 200})  # CDP_WORKER_BATCH_SIZE
+    with worker_thread(small):
         for cycle in range(2):
             produce(settings, chunks[2 * cycle])
-            with worker_thread(settings, batch_size=200), worker_thread(settings, batch_size=200):
+            with worker_thread(small), worker_thread(small):
                 produce(settings, chunks[2 * cycle + 1])
                 time.sleep(2)  # rebalanced onto three, then back to one when the block ends
         wait_until_caught_up(settings)
