@@ -61,14 +61,16 @@ def test_two_workers_share_the_partitions_and_match_ground_truth(settings):
 def test_scaling_one_three_one_workers_mid_stream_loses_and_duplicates_nothing(settings):
     customers = population(200, seed=10)
     events = interleaved(customers, seed=11)
-    chunks = [events[i::4] for i in range(4)]
+    chunks = [events[i::6] for i in range(6)]
     small = settings.model_copy(update={"worker_batch_size": 200})  # CDP_WORKER_BATCH_SIZE
-    with worker_thread(small):
-        for cycle in range(2):
+    with worker_thread(small) as first:
+        for cycle in range(3):
             produce(settings, chunks[2 * cycle])
-            with worker_thread(small), worker_thread(small):
+            with worker_thread(small) as second, worker_thread(small) as third:
+                wait_for_assignment(settings, [first, second, third])  # three own the partitions
                 produce(settings, chunks[2 * cycle + 1])
-                time.sleep(2)  # rebalanced onto three, then back to one when the block ends
+                time.sleep(1)
+            wait_for_assignment(settings, [first])  # back to one: the first owns every partition again
         wait_until_caught_up(settings)
     assert_profiles_match(settings, customers)
 
