@@ -68,7 +68,7 @@ class ProfileWorker:
                  signal_debounce_s: float = 1.0, clock: Callable[[], int] = now_us, sweep_budget_s: float = 0.005):
         self.settings = settings
         self.topic = settings.topics.interactions
-        self.batch_size = batch_size or settings.worker_batch_size
+        self.batch_size = settings.worker_batch_size if batch_size is None else batch_size
         self.batch_wait_s = batch_wait_s
         self.codec = InteractionCodec()
         self.privacy = Opener(settings)  # opens sealed personal fields, drops forgotten customers' events

@@ -10,8 +10,8 @@ settings (secrets included) whatever config file or overrides the parent used.
 The parent (uvicorn's supervisor, which otherwise only watches its workers) copies the
 audit outbox to the audit topic, not the workers: a forwarder thread in a worker took the
 GIL from its event loop for the Python of a few hundred records at a time, and the profile
-reads waited for it (p99 2.9-7.9 ms at 1,000 reads/s with it in the workers, 1.3-2.1 ms
-with it out of them, measured by ``bench.api_bench``).
+reads waited for it (p99 2.9-8.3 ms at 1,000 reads/s with it in the workers, 1.1-3.4 ms
+and at most 2 ms in four of six runs with it out of them, measured by ``bench.api_bench``).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_scaling_one_three_one_workers_mid_stream_loses_and_duplicates_nothing(s
     assert_profiles_match(settings, customers)
 
 
-def test_a_paused_worker_that_lost_its_partitions_writes_nothing_stale(settings, tmp_path):
+def test_a_paused_worker_that_lost_its_partitions_writes_nothing_stale(settings):
     """A zombie: a worker process stopped (SIGSTOP) mid-stream for longer than its session
     timeout, while another takes its partitions and stores on; then it continues, rejoins
     and works on. The profiles must come out exact. Where the pause falls decides whether
@@ -86,8 +86,7 @@ def test_a_paused_worker_that_lost_its_partitions_writes_nothing_stale(settings,
     customers = population(300, seed=12)
     events = interleaved(customers, seed=13)
     produce(settings, events)
-    log = tmp_path / "zombie.log"
-    zombie = _worker_process(settings, log)
+    zombie = _worker_process(settings)
     try:
         deadline = time.monotonic() + 60
         while _stored_total(settings) < 300:
@@ -109,14 +108,13 @@ def test_a_paused_worker_that_lost_its_partitions_writes_nothing_stale(settings,
     assert_profiles_match(settings, customers)
 
 
-def _worker_process(settings: Settings, log=None) -> subprocess.Popen:
+def _worker_process(settings: Settings) -> subprocess.Popen:
     env = os.environ | {
         "CDP_KAFKA_BOOTSTRAP": settings.kafka_address, "CDP_REDIS_URL": settings.redis_address,
         "CDP_TOPIC_PREFIX": settings.topic_prefix, "CDP_INTERACTIONS_PARTITIONS": str(settings.interactions_partitions),
     }
     return subprocess.Popen([sys.executable, "-m", "panorama.cli", "worker", "--batch-size", "200",
-                             "--session-timeout-ms", "6000", "--log-level", "WARNING"], env=env,
-                            stderr=None if log is None else log.open("w"))
+                             "--session-timeout-ms", "6000", "--log-level", "WARNING"], env=env)
 
 
 def _stored_total(settings: Settings) -> int:
