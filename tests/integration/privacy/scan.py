@@ -4,9 +4,12 @@ encoding someone could store it in) and the haystacks (Kafka, Redis, files, Clic
 from __future__ import annotations
 
 import base64
+import struct
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+import lz4.block
+import zstandard
 from redis import Redis
 
 from tests.integration.kafka_reader import read_topic
@@ -64,5 +67,50 @@ def redis_hits(redis: Redis, wanted: dict[bytes, str]) -> list[str]:
     return found
 
 
+CHECKSUM, HEADER = 16, 9  # a ClickHouse compressed block: CityHash128, then method, compressed and plain sizes
+PLAIN, LZ4, ZSTD = 0x02, 0x82, 0x90
+OTHER_CODECS = range(0x91, 0xA0)  # Multiple, Delta, T64, DoubleDelta, Gorilla, AES, FPC, ...
+COMPRESSED_FILES = {".bin", ".cidx"}  # column data, and the primary index (it holds the sort key's values)
+
+
+def clickhouse_plain(data: bytes, where: str) -> bytes:
+    """The decompressed contents of a ClickHouse compressed file (a column's .bin, a compact
+    part's data.bin, a primary.cidx), or b"" when the file is not one. LZ4 -- the default codec -- keeps a
+    repeated run of 4 bytes as a back-reference, so a value can be on disk and yet not in
+    the raw bytes: a scan of the raw file alone would miss it."""
+    blocks, at = [], 0
+    while at < len(data):
+        if len(data) - at < CHECKSUM + HEADER:
+            return b""
+        method, stored, plain = struct.unpack_from("<BII", data, at + CHECKSUM)
+        end = at + CHECKSUM + stored
+        if stored < HEADER or end > len(data):
+            return b""
+        body = data[at + CHECKSUM + HEADER:end]
+        if method == PLAIN and len(body) == plain:
+            blocks.append(body)
+        elif method in (LZ4, ZSTD):
+            try:
+                blocks.append(lz4.block.decompress(body, uncompressed_size=plain) if method == LZ4
+                              else zstandard.ZstdDecompressor().decompress(body, max_output_size=plain))
+            except (lz4.block.LZ4BlockError, zstandard.ZstdError):
+                return b""
+        elif method in OTHER_CODECS:
+            raise AssertionError(f"{where}: a block compressed with ClickHouse codec 0x{method:02x} at byte {at}; "
+                                 "the scan reads only uncompressed, LZ4 and ZSTD blocks: teach it this codec")
+        else:
+            return b""  # not a compressed file
+        at = end
+    return b"".join(blocks)
+
+
 def file_hits(folder: Path, wanted: dict[bytes, str]) -> list[str]:
-    return [hit for path in folder.rglob("*") if path.is_file() for hit in hits(path.read_bytes(), str(path), wanted)]
+    """Every file under the folder, as stored and, for ClickHouse's compressed files, decompressed."""
+    found = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.suffix in COMPRESSED_FILES:
+                data += b"|" + clickhouse_plain(data, str(path))
+            found += hits(data, str(path), wanted)
+    return found
