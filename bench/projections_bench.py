@@ -267,7 +267,7 @@ def _query_figures(store: Backend, events: int, customers: int) -> list[Figure]:
     store.command(f"SYSTEM RELOAD DICTIONARY {ddl.IDENTITY_DICTIONARY}")
     figures = [Figure("load via INSERT ... SELECT numbers()", load, "rows/s",
                       note=f"{events:,} events, {customers:,} routing identities, {IDENTITIES_PER_CUSTOMER} per customer")]
-    figures += _state_figures(store, "while merging", "right after the load")
+    figures += _state_figures(store, "right after the load", "queried at once, no OPTIMIZE")
     settled = _wait_for_merges(store)
     figures += _state_figures(store, "merges settled", f"background merges only, quiet after {settled:.0f} s")
     _live_month(store, customers)
