@@ -68,9 +68,22 @@ def redis_hits(redis: Redis, wanted: dict[bytes, str]) -> list[str]:
 
 
 CHECKSUM, HEADER = 16, 9  # a ClickHouse compressed block: CityHash128, then method, compressed and plain sizes
-PLAIN, LZ4, ZSTD = 0x02, 0x82, 0x90
 OTHER_CODECS = range(0x91, 0xA0)  # Multiple, Delta, T64, DoubleDelta, Gorilla, AES, FPC, ...
 COMPRESSED_FILES = {".bin", ".cidx"}  # column data, and the primary index (it holds the sort key's values)
+_ZSTD = zstandard.ZstdDecompressor()
+
+
+def _plain(body: bytes, size: int) -> bytes:
+    if len(body) != size:
+        raise ValueError("an uncompressed block's size does not match its header")
+    return body
+
+
+DECODERS = {  # method byte -> (body, plain size) -> plain bytes; each raises for bytes it cannot read
+    0x02: _plain,
+    0x82: lambda body, size: lz4.block.decompress(body, uncompressed_size=size),
+    0x90: lambda body, size: _ZSTD.decompress(body, max_output_size=size),
+}
 
 
 def clickhouse_plain(data: bytes, where: str) -> bytes:
@@ -86,20 +99,15 @@ def clickhouse_plain(data: bytes, where: str) -> bytes:
         end = at + CHECKSUM + stored
         if stored < HEADER or end > len(data):
             return b""
-        body = data[at + CHECKSUM + HEADER:end]
-        if method == PLAIN and len(body) == plain:
-            blocks.append(body)
-        elif method in (LZ4, ZSTD):
-            try:
-                blocks.append(lz4.block.decompress(body, uncompressed_size=plain) if method == LZ4
-                              else zstandard.ZstdDecompressor().decompress(body, max_output_size=plain))
-            except (lz4.block.LZ4BlockError, zstandard.ZstdError):
-                return b""
-        elif method in OTHER_CODECS:
+        if method in OTHER_CODECS:
             raise AssertionError(f"{where}: a block compressed with ClickHouse codec 0x{method:02x} at byte {at}; "
                                  "the scan reads only uncompressed, LZ4 and ZSTD blocks: teach it this codec")
-        else:
+        if method not in DECODERS:
             return b""  # not a compressed file
+        try:
+            blocks.append(DECODERS[method](data[at + CHECKSUM + HEADER:end], plain))
+        except (ValueError, lz4.block.LZ4BlockError, zstandard.ZstdError):
+            return b""
         at = end
     return b"".join(blocks)
 
