@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -75,46 +77,65 @@ def test_scaling_one_three_one_workers_mid_stream_loses_and_duplicates_nothing(s
     assert_profiles_match(settings, customers)
 
 
-def test_a_paused_worker_that_lost_its_partitions_writes_nothing_stale(settings):
-    """A zombie: a worker process stopped (SIGSTOP) mid-stream for longer than its session
-    timeout, while another takes its partitions and stores on; then it continues, rejoins
-    and works on. The profiles must come out exact. Where the pause falls decides whether
-    it wakes holding a batch (its log said "fenced ... reloading partitions" in 1 of 3
-    runs). It passed too in six runs with the store's fence switched off, so it does not
-    prove the fence: the fence is tested at the store level
-    (:func:`test_a_stale_writer_is_fenced_off`)."""
+def test_a_zombie_worker_is_fenced_off_and_writes_nothing_stale(settings):
+    """A zombie: a worker process stops (SIGSTOP) with a folded batch in hand, just before
+    it stores it; its session runs out, another worker takes its partitions and stores past
+    that batch. Continued, the zombie attempts its stale write, and the store must refuse
+    it: with the fence switched off the zombie reports ``fenced 0`` and this test fails.
+    Then the new owner stores a wave (the last event of 30 customers) and the profiles
+    must come out exact. (Without the fence they did too in three runs: the zombie went on
+    folding from its stale position and rewrote the same partials before the rebalance
+    took its partitions; the loss needs it to lose them in between, a narrow window.)"""
     customers = population(300, seed=12)
     events = interleaved(customers, seed=13)
-    produce(settings, events)
-    zombie = _worker_process(settings)
+    last_of = {c.events[-1]["event_id"] for c in customers[:30]}  # every partition gets some
+    produce(settings, [e for e in events if e["event_id"] not in last_of])
+    zombie = subprocess.Popen([sys.executable, "-m", "tests.integration.streams.zombie_worker"],
+                              env=_worker_env(settings), stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while _stored_total(settings) < 300:
-            assert time.monotonic() < deadline, "the worker made no progress"
-            time.sleep(0.005)
-        zombie.send_signal(signal.SIGSTOP)
+        _wait_until_stopped(zombie)
         paused_at = _stored_total(settings)
         with worker_thread(settings) as other:
-            wait_for_assignment(settings, [other])  # the paused one's session ran out
+            wait_for_assignment(settings, [other])  # the zombie's session ran out
             wait_until_caught_up(settings)
             zombie.send_signal(signal.SIGCONT)
-            time.sleep(8)  # the zombie wakes, finds itself out of the group, rejoins, works on
-        wait_until_caught_up(settings)
+            assert _line_within(zombie, 30) == "fenced 1", "the zombie's stale write was not refused"
+            produce(settings, [e for e in events if e["event_id"] in last_of])
+            wait_until_caught_up(settings)
+        wait_until_caught_up(settings)  # the zombie, a member again, may own partitions now
     finally:
         zombie.send_signal(signal.SIGCONT)
         zombie.terminate()
         zombie.wait(30)
-    assert paused_at < len(events), "paused after the end: not mid-stream"
+    assert paused_at < len(events) - len(last_of), "paused after the end: not mid-stream"
     assert_profiles_match(settings, customers)
 
 
-def _worker_process(settings: Settings) -> subprocess.Popen:
-    env = os.environ | {
+def _wait_until_stopped(process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Block until ``process`` is in the stopped state (it sent itself SIGSTOP)."""
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        assert process.poll() is None, f"the worker exited with {process.returncode}"
+        assert time.monotonic() < deadline, "the worker did not reach its pause"
+        time.sleep(0.01)
+
+
+def _line_within(process: subprocess.Popen, timeout: float) -> str:
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"no line from the worker in {timeout:.0f} s"
+    return process.stdout.readline().strip()
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    return os.environ | {
         "CDP_KAFKA_BOOTSTRAP": settings.kafka_address, "CDP_REDIS_URL": settings.redis_address,
         "CDP_TOPIC_PREFIX": settings.topic_prefix, "CDP_INTERACTIONS_PARTITIONS": str(settings.interactions_partitions),
     }
+
+
+def _worker_process(settings: Settings) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "panorama.cli", "worker", "--batch-size", "200",
-                             "--session-timeout-ms", "6000", "--log-level", "WARNING"], env=env)
+                             "--session-timeout-ms", "6000", "--log-level", "WARNING"], env=_worker_env(settings))
 
 
 def _stored_total(settings: Settings) -> int:
