@@ -117,14 +117,18 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 def _alive(pid: int) -> bool:
-    cmd = _cmdline(pid)
-    if cmd is None:
+    if _cmdline(pid) is None:
         return False
-    try:  # a zombie child of ours still has a /proc entry
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    state = process_state(pid)  # a zombie child of ours still has a /proc entry
+    return state is not None and state != "Z"
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of ``pid`` in /proc (R, S, T stopped, Z zombie, ...); None when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return False
-    return state != "Z"
+        return None
 
 
 def _cmdline(pid: int) -> str | None:

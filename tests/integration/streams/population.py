@@ -21,6 +21,7 @@ from streams.store import ProfileStore
 from streams.worker import ProfileWorker
 
 START_US = 1_750_000_000_000_000
+SESSION_TIMEOUT_MS = 6000  # how long the group waits before it moves a stopped or killed worker's partitions
 
 
 @dataclass
@@ -120,7 +121,7 @@ def wait_for_assignment(settings: Settings, workers: list[ProfileWorker], timeou
 
 @contextmanager
 def worker_thread(settings: Settings, **options) -> Iterator[ProfileWorker]:
-    worker = ProfileWorker(settings, session_timeout_ms=6000, **options)
+    worker = ProfileWorker(settings, session_timeout_ms=SESSION_TIMEOUT_MS, **options)
     stop = threading.Event()
     errors: list[BaseException] = []
 

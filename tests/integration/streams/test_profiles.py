@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import orjson
 import pytest
@@ -19,13 +18,14 @@ from redis import Redis
 from panorama.clock import now_us
 from panorama.errors import FencedError
 from panorama.settings import Settings
+from panorama.stack.process import process_state
 from producers import InteractionProducer
 from streams.metrics import WorkerCollector
 from streams.profiles import ProfileReader
 from streams.store import ProfileStore
 from tests.integration.kafka_reader import read_topic
 from tests.integration.streams.population import (
-    assert_profiles_match, interleaved, population, wait_for_assignment, wait_until_caught_up,
+    SESSION_TIMEOUT_MS, assert_profiles_match, interleaved, population, wait_for_assignment, wait_until_caught_up,
     wait_until_signals_settled, worker_thread,
 )
 
@@ -114,7 +114,7 @@ def test_a_zombie_worker_is_fenced_off_and_writes_nothing_stale(settings):
 def _wait_until_stopped(process: subprocess.Popen, timeout: float = 60.0) -> None:
     """Block until ``process`` is in the stopped state (it sent itself SIGSTOP)."""
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+    while process_state(process.pid) != "T":
         assert process.poll() is None, f"the worker exited with {process.returncode}"
         assert time.monotonic() < deadline, "the worker did not reach its pause"
         time.sleep(0.01)
@@ -135,7 +135,8 @@ def _worker_env(settings: Settings) -> dict[str, str]:
 
 def _worker_process(settings: Settings) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "panorama.cli", "worker", "--batch-size", "200",
-                             "--session-timeout-ms", "6000", "--log-level", "WARNING"], env=_worker_env(settings))
+                             "--session-timeout-ms", str(SESSION_TIMEOUT_MS), "--log-level", "WARNING"],
+                            env=_worker_env(settings))
 
 
 def _stored_total(settings: Settings) -> int:

@@ -14,9 +14,9 @@ import signal
 
 from panorama.settings import Settings
 from streams.worker import ProfileWorker
+from tests.integration.streams.population import SESSION_TIMEOUT_MS
 
 PAUSE_AT_COMMIT = 3  # mid-stream: two batches stored, the stream's end still far
-SESSION_TIMEOUT_MS = 6000  # how long the group waits before it moves the paused worker's partitions
 
 
 class PausingWorker(ProfileWorker):
